@@ -1,0 +1,719 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# qemu-fastio: obtain the pinned upstream QEMU, apply the patch series and
+# build qemu-system-x86_64 and qemu-img.  See README.md and docs/workflow.md.
+
+# shellcheck disable=SC2317 # the cmd_* functions are called by name
+set -Eeuo pipefail
+trap 'echo "build.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly ROOT
+readonly QEMU_VERSION=10.0.13
+readonly DEBIAN_VERSION=1:10.0.13+ds-0+deb13u1
+readonly TARBALL=qemu_${QEMU_VERSION}+ds.orig.tar.xz
+# Debian releases whose source archive carries ${DEBIAN_VERSION}.
+readonly SOURCE_SUITES="trixie trixie-updates"
+readonly SOURCE_SECURITY_SUITE=trixie-security
+# The group of patches that the stock (A/B baseline) build also applies.
+readonly STOCK_GROUP=build
+readonly TARGETS=(qemu-system-x86_64 qemu-img)
+readonly FIRMWARE_DIRS=(/usr/share/seabios /usr/lib/ipxe/qemu)
+
+VARIANT=fastio
+SOURCE=${QEMU_FASTIO_TARBALL:-}
+CACHE_DIR=${QEMU_FASTIO_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/qemu-fastio}
+PREFIX=/opt/qemu-fastio
+INSTALL_DEPS=1
+NEW_GROUP=""
+RESET=0
+EXPORT_CHECK=0
+JOBS=$(nproc)
+
+die() {
+    echo "build.sh: error: $*" >&2
+    exit 1
+}
+
+info() {
+    echo "build.sh: $*"
+}
+
+usage() {
+    cat <<EOF
+Usage: ./build.sh [options] [command]
+
+Commands (default: build):
+  build      install dependencies, fetch, prepare, configure, compile, verify
+  deps       install the Debian packages the build needs (as root)
+  fetch      obtain the upstream tarball and verify its sha256
+  prepare    unpack upstream into the work tree and apply the series
+  export     regenerate patches/ and series from the work tree's commits
+  verify     check that the built binaries carry what the series adds
+  install    install the build under --prefix (default ${PREFIX})
+  env        print the paths of the build (for scripts)
+  clean      remove the build folder of the variant
+
+Options:
+  --stock          work on the stock build: upstream plus the '${STOCK_GROUP}'
+                   group only, in build/stock (the A/B baseline)
+  --source FILE    the upstream tarball ${TARBALL}
+                   (or a folder holding it; also \$QEMU_FASTIO_TARBALL)
+  --no-deps        do not install packages; only check that they are present
+  --group NAME     export: put commits that match no patch into group NAME
+  --check          export: change nothing, fail if patches/ or series
+                   differ from what export would write
+  --reset          prepare: rebuild the work tree even if it has commits
+                   that were never exported (they are lost)
+  --prefix DIR     install prefix (default ${PREFIX})
+  -j N             parallel jobs (default ${JOBS})
+  -h, --help       this text
+
+Upstream tarball lookup order: --source, the cache (${CACHE_DIR}),
+then 'apt-get source --download-only qemu=${DEBIAN_VERSION}'.
+EOF
+}
+
+# ---------------------------------------------------------------- paths
+
+variant_dir() { echo "${ROOT}/build/${VARIANT}"; }
+src_dir() { echo "$(variant_dir)/src"; }
+obj_dir() { echo "$(variant_dir)/obj"; }
+roms_dir() { echo "$(variant_dir)/roms"; }
+
+expected_sha256() {
+    awk -v f="${TARBALL}" '$1 == "sha256" && $3 == f { print $2 }' \
+        "${ROOT}/upstream/qemu.hash"
+}
+
+# ---------------------------------------------------------------- series
+
+# Print the series entries (paths relative to patches/), in order.
+series_entries() {
+    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "${ROOT}/series"
+}
+
+# Print the entries this variant applies.
+variant_entries() {
+    if [[ "${VARIANT}" == stock ]]; then
+        series_entries | grep "^${STOCK_GROUP}/" || true
+    else
+        series_entries
+    fi
+}
+
+check_series() {
+    local e missing=0
+    [[ -f "${ROOT}/series" ]] || die "no series file in ${ROOT}"
+    while IFS= read -r e; do
+        if [[ ! -f "${ROOT}/patches/${e}" ]]; then
+            echo "build.sh: error: series names patches/${e}, which does not exist" >&2
+            missing=1
+        fi
+    done < <(series_entries)
+    [[ ${missing} -eq 0 ]] || exit 1
+}
+
+# A digest of everything the work tree is made from.
+inputs_digest() {
+    local e
+    {
+        echo "${VARIANT} $(expected_sha256)"
+        while IFS= read -r e; do
+            echo "${e}"
+            cat "${ROOT}/patches/${e}"
+        done < <(variant_entries)
+    } | sha256sum | cut -d' ' -f1
+}
+
+# ---------------------------------------------------------------- deps
+
+cmd_deps() {
+    if [[ ${INSTALL_DEPS} -eq 1 && ${EUID} -eq 0 ]]; then
+        "${ROOT}/ci/install-deps.sh"
+    elif ! "${ROOT}/ci/install-deps.sh" --check; then
+        die "dependencies are missing: run './build.sh deps' as root"
+    fi
+}
+
+# Check the tools and libraries configure needs, naming what is missing.
+preflight() {
+    local tool pc problems=()
+    for tool in cc make ninja meson git perl pkg-config bzip2 objcopy ld; do
+        command -v "${tool}" >/dev/null 2>&1 ||
+            problems+=("command '${tool}' not found")
+    done
+    if command -v meson >/dev/null 2>&1 &&
+        ! dpkg --compare-versions "$(meson --version)" ge 1.5.0; then
+        problems+=("meson $(meson --version) is older than 1.5.0 (Debian 12: bookworm-backports)")
+    fi
+    /usr/bin/python3 -c 'import venv, pycotap' 2>/dev/null ||
+        problems+=("/usr/bin/python3 lacks venv or pycotap (python3-venv, python3-pycotap)")
+    if command -v pkg-config >/dev/null 2>&1; then
+        for pc in glib-2.0:libglib2.0-dev pixman-1:libpixman-1-dev \
+            liburing:liburing-dev libseccomp:libseccomp-dev \
+            libcap-ng:libcap-ng-dev zlib:zlib1g-dev; do
+            pkg-config --exists "${pc%%:*}" ||
+                problems+=("library '${pc%%:*}' not found (Debian package ${pc#*:})")
+        done
+    fi
+    [[ -r /usr/include/libfdt.h ]] ||
+        problems+=("libfdt.h not found (Debian package libfdt-dev)")
+    [[ -r /usr/include/libaio.h ]] ||
+        problems+=("libaio.h not found (Debian package libaio-dev)")
+    [[ -r /usr/include/attr/attributes.h || -r /usr/include/attr/libattr.h ]] ||
+        problems+=("libattr headers not found (Debian package libattr1-dev)")
+    [[ -r /usr/share/seabios/bios-256k.bin ]] ||
+        problems+=("SeaBIOS firmware not found (Debian package seabios)")
+    [[ -r /usr/lib/ipxe/qemu/efi-virtio.rom ]] ||
+        problems+=("iPXE option ROMs not found (Debian package ipxe-qemu)")
+    if [[ ${#problems[@]} -gt 0 ]]; then
+        printf 'build.sh: error: missing dependency: %s\n' "${problems[@]}" >&2
+        die "install them with './build.sh deps' (as root) and run again"
+    fi
+}
+
+# ---------------------------------------------------------------- fetch
+
+verify_tarball() {
+    local file="$1" want got
+    want=$(expected_sha256)
+    [[ -n "${want}" ]] || die "upstream/qemu.hash has no sha256 for ${TARBALL}"
+    got=$(sha256sum "${file}" | cut -d' ' -f1)
+    if [[ "${got}" != "${want}" ]]; then
+        echo "build.sh: error: ${file} is not the pinned upstream tarball" >&2
+        echo "build.sh: error:   sha256 expected ${want}" >&2
+        echo "build.sh: error:   sha256 found    ${got}" >&2
+        exit 1
+    fi
+}
+
+# Print "URI SUITE" for the Debian archives apt is configured with.
+apt_archives() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -r "${f}" ]] || continue
+        awk '$1 == "deb" { i = 2
+                if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                print $i, $(i + 1) }' "${f}"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -r "${f}" ]] || continue
+        awk 'function flush(  n, m, u, s, i, j) {
+                 if (types ~ /(^| )deb( |$)/) {
+                     n = split(uris, u, " "); m = split(suites, s, " ")
+                     for (i = 1; i <= n; i++) for (j = 1; j <= m; j++) print u[i], s[j]
+                 }
+                 types = ""; uris = ""; suites = "" }
+             /^[ \t]*$/ { flush(); next }
+             /^Types:/  { sub(/^Types:[ \t]*/, "");  types = $0 }
+             /^URIs:/   { sub(/^URIs:[ \t]*/, "");   uris = $0 }
+             /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+             END { flush() }' "${f}"
+    done
+}
+
+# Fetch the orig tarball with apt, from a private apt configuration whose
+# deb-src entries are derived from the mirrors the machine already uses
+# (the release mirror and, if configured, the security mirror).
+apt_source_download() {
+    local dest="$1" tmp main_uri sec_uri suite
+    main_uri=$(apt_archives | awk '$2 !~ /-/ { print $1; exit }')
+    sec_uri=$(apt_archives | awk '$2 ~ /-security$/ { print $1; exit }')
+    [[ -n "${main_uri}" ]] ||
+        die "no Debian mirror in the apt sources to fetch qemu ${DEBIAN_VERSION} from; use --source"
+    tmp=$(mktemp -d)
+    mkdir -p "${tmp}/lists/partial" "${tmp}/parts"
+    {
+        for suite in ${SOURCE_SUITES}; do
+            echo "deb-src ${main_uri} ${suite} main"
+        done
+        if [[ -n "${sec_uri}" ]]; then
+            echo "deb-src ${sec_uri} ${SOURCE_SECURITY_SUITE} main"
+        fi
+    } > "${tmp}/sources.list"
+    info "fetching qemu=${DEBIAN_VERSION} with apt-get source (mirror ${main_uri})"
+    local opts=(-o "Dir::Etc::SourceList=${tmp}/sources.list"
+        -o "Dir::Etc::SourceParts=${tmp}/parts"
+        -o "Dir::State::Lists=${tmp}/lists"
+        -o "APT::Sandbox::User=root"
+        -o "APT::Get::List-Cleanup=0")
+    # A suite the mirror lacks fails the update but not the rest.
+    apt-get "${opts[@]}" -q update >"${tmp}/log" 2>&1 || true
+    if ! (cd "${tmp}" && apt-get "${opts[@]}" -q source --download-only \
+        "qemu=${DEBIAN_VERSION}" >>"${tmp}/log" 2>&1) ||
+        [[ ! -f "${tmp}/${TARBALL}" ]]; then
+        grep -E '^(E|W):' "${tmp}/log" | tail -n 5 >&2 || true
+        rm -rf "${tmp}"
+        die "could not download ${TARBALL} with apt-get source; use --source FILE"
+    fi
+    mv "${tmp}/${TARBALL}" "${dest}"
+    rm -rf "${tmp}"
+}
+
+# Print the path of a verified tarball, fetching it if needed.
+cmd_fetch() {
+    local cached="${CACHE_DIR}/${TARBALL}" src="${SOURCE}"
+    if [[ -n "${src}" ]]; then
+        [[ -d "${src}" ]] && src="${src}/${TARBALL}"
+        [[ -f "${src}" ]] || die "upstream tarball ${src} does not exist"
+        verify_tarball "${src}"
+        if [[ ! -f "${cached}" ]] && mkdir -p "${CACHE_DIR}" 2>/dev/null &&
+            cp "${src}" "${cached}.part" 2>/dev/null; then
+            mv "${cached}.part" "${cached}"
+        fi
+        echo "${src}"
+        return 0
+    fi
+    if [[ -f "${cached}" ]]; then
+        verify_tarball "${cached}"
+        echo "${cached}"
+        return 0
+    fi
+    mkdir -p "${CACHE_DIR}"
+    apt_source_download "${cached}.part" >&2
+    verify_tarball "${cached}.part"
+    mv "${cached}.part" "${cached}"
+    echo "${cached}"
+}
+
+# ---------------------------------------------------------------- prepare
+
+git_src() {
+    git -C "$(src_dir)" "$@"
+}
+
+# Is the work tree free of uncommitted edits and unfinished git operations?
+check_clean() {
+    local src
+    src=$(src_dir)
+    if [[ -d "${src}/.git/rebase-apply" || -d "${src}/.git/rebase-merge" ]]; then
+        die "${src} has a git am or rebase in progress: finish or abort it first"
+    fi
+    if [[ -n "$(git_src status --porcelain --untracked-files=normal)" ]]; then
+        git_src status --short | head -n 20 >&2
+        die "${src} has uncommitted changes: commit them and './build.sh export', or discard them"
+    fi
+}
+
+# Apply the series entries of this variant on top of the upstream commit.
+apply_series() {
+    local e n=0 total
+    total=$(variant_entries | wc -l)
+    while IFS= read -r e; do
+        n=$((n + 1))
+        if ! git_src am --quiet --committer-date-is-author-date \
+            "${ROOT}/patches/${e}" >/dev/null 2>"$(variant_dir)/am.log"; then
+            cat "$(variant_dir)/am.log" >&2
+            git_src am --abort >/dev/null 2>&1 || true
+            die "patch ${n}/${total} patches/${e} does not apply to QEMU ${QEMU_VERSION} (no fuzz allowed): refresh it"
+        fi
+    done < <(variant_entries)
+    info "applied ${n} patch(es) to upstream ${QEMU_VERSION}"
+}
+
+create_tree() {
+    local tarball="$1" src tmp
+    src=$(src_dir)
+    tmp="${src}.unpack"
+    rm -rf "${tmp}"
+    mkdir -p "${tmp}"
+    info "unpacking ${tarball##*/}"
+    tar --no-same-owner -C "${tmp}" -xf "${tarball}"
+    [[ -f "${tmp}/qemu-${QEMU_VERSION}/VERSION" ]] ||
+        die "${tarball} does not unpack to qemu-${QEMU_VERSION}/"
+    mv "${tmp}/qemu-${QEMU_VERSION}" "${src}"
+    rmdir "${tmp}"
+    git_src init --quiet --initial-branch=fastio
+    git_src config user.name "qemu-fastio build"
+    git_src config user.email "build@qemu-fastio.invalid"
+    git_src config core.autocrlf false
+    git_src config gc.auto 0
+    git_src add --all --force .
+    GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+        git_src commit --quiet --no-verify -m "QEMU ${QEMU_VERSION} (${TARBALL})"
+    git_src tag upstream
+    expected_sha256 > "${src}/.git/fastio-upstream"
+}
+
+# Does the work tree export to exactly the patches this variant applies?
+tree_matches_patches() {
+    local tmp rc=0 e
+    tmp=$(mktemp -d)
+    export_commits "${tmp}" >/dev/null || rc=1
+    if [[ ${rc} -eq 0 ]]; then
+        diff -q <(variant_entries) <(cat "${tmp}/.entries") >/dev/null || rc=1
+    fi
+    if [[ ${rc} -eq 0 ]]; then
+        while IFS= read -r e; do
+            cmp -s "${ROOT}/patches/${e}" "${tmp}/${e}" || { rc=1; break; }
+        done < <(variant_entries)
+    fi
+    rm -rf "${tmp}"
+    return "${rc}"
+}
+
+# Commits in the work tree whose change is in no patch file of the series.
+unexported_commits() {
+    local known c id
+    known=$(mktemp)
+    while IFS= read -r e; do
+        git_src patch-id --stable < "${ROOT}/patches/${e}" | cut -d' ' -f1
+    done < <(series_entries) > "${known}"
+    for c in $(git_src rev-list --reverse upstream..HEAD); do
+        id=$(git_src show "${c}" | git_src patch-id --stable | cut -d' ' -f1)
+        if [[ -n "${id}" ]] && ! grep -qxF "${id}" "${known}"; then
+            git_src log -1 --format='%h %s' "${c}"
+        fi
+    done
+    rm -f "${known}"
+}
+
+cmd_prepare() {
+    local src stamp want tarball lost
+    check_series
+    src=$(src_dir)
+    stamp="$(variant_dir)/prepared.stamp"
+    want=$(inputs_digest)
+    mkdir -p "$(variant_dir)"
+    if [[ -d "${src}/.git" ]]; then
+        check_clean
+        if [[ "$(cat "${src}/.git/fastio-upstream" 2>/dev/null)" != "$(expected_sha256)" ]]; then
+            die "${src} was made from another upstream tarball: move it away and run prepare again"
+        fi
+        if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]] &&
+            [[ "$(git_src rev-parse HEAD)" == "$(cat "${stamp}.head" 2>/dev/null)" ]]; then
+            info "work tree ${src#"${ROOT}"/} is up to date"
+            return 0
+        fi
+        if tree_matches_patches; then
+            info "work tree ${src#"${ROOT}"/} matches the series"
+        else
+            lost=$(unexported_commits)
+            if [[ -n "${lost}" && ${RESET} -eq 0 ]]; then
+                echo "${lost}" >&2
+                die "these commits in ${src} are not in patches/: run './build.sh export' (or prepare --reset to drop them)"
+            fi
+            info "series changed: re-applying it to the work tree"
+            git_src reset --quiet --hard upstream
+            apply_series
+        fi
+    else
+        [[ -e "${src}" ]] && die "${src} exists but is not a git work tree: remove it"
+        tarball=$(cmd_fetch)
+        create_tree "${tarball}"
+        apply_series
+    fi
+    echo "${want}" > "${stamp}"
+    git_src rev-parse HEAD > "${stamp}.head"
+}
+
+# ---------------------------------------------------------------- export
+
+# Group of a patch path: its folder under patches/.
+group_of() { echo "${1%%/*}"; }
+
+# Write the commits upstream..HEAD as patches into DIR/<group>/NNNN-*.patch
+# and their order into DIR/.entries.  Commits are matched to the existing
+# series by subject; a commit that matches none joins --group, or else the
+# group of the commit before it.
+export_commits() {
+    local dir="$1" c subject group prev_group="" num file e
+    declare -A by_subject=() count=()
+    while IFS= read -r e; do
+        subject=$(git mailinfo /dev/null /dev/null < "${ROOT}/patches/${e}" |
+            sed -n 's/^Subject: //p')
+        by_subject["${subject}"]=$(group_of "${e}")
+    done < <(series_entries)
+    : > "${dir}/.entries"
+    for c in $(git_src rev-list --reverse upstream..HEAD); do
+        subject=$(git_src log -1 --format=%s "${c}")
+        if [[ -n "${by_subject[${subject}]:-}" ]]; then
+            group=${by_subject[${subject}]}
+        elif [[ -n "${NEW_GROUP}" ]]; then
+            group=${NEW_GROUP}
+        elif [[ -n "${prev_group}" ]]; then
+            group=${prev_group}
+        else
+            die "commit '${subject}' matches no patch: say its group with --group NAME"
+        fi
+        [[ "${group}" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "bad group name '${group}'"
+        num=$((${count[${group}]:-0} + 1))
+        count[${group}]=${num}
+        mkdir -p "${dir}/${group}"
+        file=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
+            git -C "$(src_dir)" format-patch --zero-commit --no-signature \
+            --no-numbered --diff-algorithm=myers --full-index --no-renames \
+            --start-number "${num}" -o "${dir}/${group}" -1 "${c}")
+        echo "${group}/${file##*/}" >> "${dir}/.entries"
+        prev_group=${group}
+    done
+}
+
+# Regenerate series from the exported entries, keeping the header and the
+# comment that introduces each group.
+write_series() {
+    local entries="$1" out="$2"
+    declare -A comment=()
+    local line block="" header="" seen_entry=0 g prev=""
+    if [[ -f "${ROOT}/series" ]]; then
+        while IFS= read -r line || [[ -n "${line}" ]]; do
+            if [[ "${line}" == '#'* ]]; then
+                block+="${line}"$'\n'
+            elif [[ -z "${line}" ]]; then
+                if [[ ${seen_entry} -eq 0 && -z "${header}" ]]; then
+                    header=${block}
+                fi
+                block=""
+            else
+                g=$(group_of "${line%% *}")
+                if [[ -n "${block}" ]]; then
+                    comment[${g}]=${block}
+                fi
+                block=""
+                seen_entry=1
+            fi
+        done < "${ROOT}/series"
+        if [[ ${seen_entry} -eq 0 && -z "${header}" ]]; then
+            header=${block}
+        fi
+    fi
+    {
+        printf '%s\n' "${header%$'\n'}"
+        while IFS= read -r line; do
+            g=$(group_of "${line}")
+            if [[ "${g}" != "${prev}" ]]; then
+                echo
+                printf '%s' "${comment[${g}]:-# ${g}$'\n'}"
+                prev=${g}
+            fi
+            echo "${line}"
+        done < "${entries}"
+    } > "${out}"
+}
+
+cmd_export() {
+    local tmp rc=0
+    [[ -d "$(src_dir)/.git" ]] || die "no work tree at $(src_dir): run './build.sh prepare'"
+    [[ "${VARIANT}" == fastio ]] || die "export works on the fastio tree only"
+    check_clean
+    tmp=$(mktemp -d)
+    mkdir -p "${tmp}/patches"
+    export_commits "${tmp}/patches"
+    mv "${tmp}/patches/.entries" "${tmp}/entries"
+    write_series "${tmp}/entries" "${tmp}/series"
+    if [[ ${EXPORT_CHECK} -eq 1 ]]; then
+        # Compare only: the committed patches must be what export writes.
+        diff -ru "${ROOT}/patches" "${tmp}/patches" >&2 || rc=1
+        diff -u "${ROOT}/series" "${tmp}/series" >&2 || rc=1
+        rm -rf "${tmp}"
+        [[ ${rc} -eq 0 ]] ||
+            die "patches/ and series differ from what './build.sh export' writes"
+        info "patches/ and series are exactly what export writes"
+        return 0
+    fi
+    rm -rf "${ROOT}/patches"
+    mv "${tmp}/patches" "${ROOT}/patches"
+    cp "${tmp}/series" "${ROOT}/series"
+    info "exported $(wc -l < "${tmp}/entries") patch(es) to patches/ and series"
+    rm -rf "${tmp}"
+    # The tree now matches the series: record it so the next build reuses it.
+    inputs_digest > "$(variant_dir)/prepared.stamp"
+    git_src rev-parse HEAD > "$(variant_dir)/prepared.stamp.head"
+}
+
+# ---------------------------------------------------------------- build
+
+build_roms() {
+    local roms
+    roms=$(roms_dir)
+    mkdir -p "${roms}"
+    cat > "${roms}/config.mak" <<EOF
+TOPSRC_DIR=$(src_dir)
+CC=cc
+CCAS=cc
+LD=ld
+OBJCOPY=objcopy
+PYTHON=/usr/bin/python3
+EOF
+    make -s -C "${roms}" -f "$(src_dir)/pc-bios/optionrom/Makefile" \
+        >"${roms}/build.log" 2>&1 ||
+        { cat "${roms}/build.log" >&2; die "building the x86 option ROMs failed"; }
+}
+
+configure_args() {
+    local dirs
+    dirs=$(IFS=,; echo "$(roms_dir),${FIRMWARE_DIRS[*]}")
+    printf '%s\n' \
+        --python=/usr/bin/python3 \
+        --prefix="${PREFIX}" \
+        --firmwarepath="share/qemu-firmware:$(IFS=:; echo "${FIRMWARE_DIRS[*]}")" \
+        --target-list=x86_64-softmmu \
+        --enable-kvm --enable-tcg \
+        --enable-linux-aio --enable-linux-io-uring \
+        --enable-seccomp --enable-cap-ng --enable-attr --enable-virtfs \
+        --enable-tools --disable-docs --disable-download \
+        --disable-guest-agent --disable-gtk --disable-sdl --disable-opengl \
+        --enable-install-blobs \
+        "-Dsystem_blob_dirs=${dirs}"
+}
+
+cmd_configure() {
+    local obj args_file
+    obj=$(obj_dir)
+    args_file="$(variant_dir)/configure.args"
+    if [[ -f "${obj}/build.ninja" ]] &&
+        cmp -s <(configure_args) "${args_file}"; then
+        return 0
+    fi
+    rm -rf "${obj}"
+    mkdir -p "${obj}"
+    info "configuring ${VARIANT} in ${obj#"${ROOT}"/}"
+    ccache_env
+    mapfile -t args < <(configure_args)
+    if ! (cd "${obj}" && "$(src_dir)/configure" "${args[@]}" >configure.log 2>&1); then
+        tail -n 30 "${obj}/configure.log" >&2
+        die "configure failed (full log: ${obj}/configure.log)"
+    fi
+    configure_args > "${args_file}"
+}
+
+# ccache through Debian's masquerade folder: QEMU's configure names the
+# compiler itself, so meson's own ccache detection never applies.
+ccache_env() {
+    if [[ -d /usr/lib/ccache ]]; then
+        export PATH="/usr/lib/ccache:${PATH}"
+    fi
+    export CCACHE_BASEDIR="${ROOT}"
+    export CCACHE_NOHASHDIR=true
+    export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+    export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-6G}
+}
+
+cmd_compile() {
+    local start end
+    ccache_env
+    start=$(date +%s)
+    info "compiling ${TARGETS[*]} (${VARIANT}, -j${JOBS})"
+    ninja -C "$(obj_dir)" -j "${JOBS}" "${TARGETS[@]}"
+    end=$(date +%s)
+    info "compiled in $((end - start)) s"
+}
+
+# Talk QMP to the binary on stdio; print the replies.
+qmp_run() {
+    local qemu="$1"
+    shift
+    printf '%s\n' '{"execute":"qmp_capabilities"}' \
+        '{"execute":"query-qmp-schema"}' '{"execute":"quit"}' |
+        timeout 60 "${qemu}" -nodefaults -display none -machine none \
+            -qmp stdio "$@"
+}
+
+cmd_verify() {
+    local obj qemu img tmp line kind name failed=0
+    obj=$(obj_dir)
+    qemu="${obj}/qemu-system-x86_64"
+    img="${obj}/qemu-img"
+    [[ -x "${qemu}" && -x "${img}" ]] || die "no built binaries in ${obj}: run './build.sh build'"
+    tmp=$(mktemp -d /dev/shm/fastio-verify.XXXXXX 2>/dev/null || mktemp -d)
+    # shellcheck disable=SC2064
+    trap "rm -rf '${tmp}'" RETURN
+    "${img}" create -q -f raw "${tmp}/disk" 1M
+    "${qemu}" -device help > "${tmp}/devices"
+    "${qemu}" -accel help > "${tmp}/accels"
+    # The AIO engines and the sandbox libvirt uses must be compiled in.
+    if ! qmp_run "${qemu}" \
+        -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny \
+        -object iothread,id=io0 \
+        -blockdev "driver=file,filename=${tmp}/disk,node-name=n,aio=native,cache.direct=on" \
+        -blockdev "driver=file,filename=${tmp}/disk,node-name=u,aio=io_uring,cache.direct=on" \
+        > "${tmp}/qmp" 2>&1; then
+        cat "${tmp}/qmp" >&2
+        die "${qemu} does not start with aio=native, aio=io_uring and -sandbox on"
+    fi
+    grep -q '"return"' "${tmp}/qmp" || die "no QMP reply from ${qemu}"
+    for name in kvm tcg; do
+        grep -qx "${name}" "${tmp}/accels" || { echo "missing accelerator ${name}" >&2; failed=1; }
+    done
+    # ci/features lists what the series must add: "device NAME" or "qmp NAME".
+    while read -r kind name; do
+        case "${kind}" in
+        device)
+            grep -q "^name \"${name}\"" "${tmp}/devices" ||
+                { echo "build.sh: device ${name} missing from -device help" >&2; failed=1; } ;;
+        qmp)
+            grep -q "\"name\": \"${name}\"" "${tmp}/qmp" ||
+                { echo "build.sh: ${name} missing from query-qmp-schema" >&2; failed=1; } ;;
+        '' | '#'*) ;;
+        *) die "ci/features: unknown kind '${kind}'" ;;
+        esac
+    done < "${ROOT}/ci/features"
+    [[ ${failed} -eq 0 ]] || die "${qemu} lacks features the series adds"
+    info "verified ${qemu#"${ROOT}"/}: kvm, tcg, aio=native, aio=io_uring, seccomp, series features"
+}
+
+cmd_build() {
+    local start
+    start=$(date +%s)
+    cmd_deps
+    preflight
+    cmd_prepare
+    build_roms
+    cmd_configure
+    cmd_compile
+    cmd_verify
+    info "${VARIANT} build ready in $(($(date +%s) - start)) s"
+    info "binary: $(obj_dir)/qemu-system-x86_64"
+    info "libvirt: <emulator>$(obj_dir)/qemu-system-x86_64</emulator>"
+}
+
+cmd_install() {
+    [[ -f "$(obj_dir)/build.ninja" ]] || die "nothing built yet: run './build.sh build'"
+    ccache_env
+    meson install -C "$(obj_dir)" --no-rebuild --tags runtime,bin,devel ||
+        die "install into ${PREFIX} failed"
+    info "libvirt: <emulator>${PREFIX}/bin/qemu-system-x86_64</emulator>"
+}
+
+cmd_env() {
+    echo "FASTIO_VARIANT=${VARIANT}"
+    echo "FASTIO_SRC=$(src_dir)"
+    echo "FASTIO_OBJ=$(obj_dir)"
+    echo "FASTIO_QEMU=$(obj_dir)/qemu-system-x86_64"
+    echo "FASTIO_QEMU_IMG=$(obj_dir)/qemu-img"
+}
+
+cmd_clean() {
+    rm -rf "$(variant_dir)"
+    info "removed build/${VARIANT}"
+}
+
+main() {
+    local cmd=build
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+        --stock) VARIANT=stock ;;
+        --source) SOURCE=${2:?--source needs a file}; shift ;;
+        --source=*) SOURCE=${1#*=} ;;
+        --no-deps) INSTALL_DEPS=0 ;;
+        --group) NEW_GROUP=${2:?--group needs a name}; shift ;;
+        --reset) RESET=1 ;;
+        --check) EXPORT_CHECK=1 ;;
+        --prefix) PREFIX=${2:?--prefix needs a folder}; shift ;;
+        -j) JOBS=${2:?-j needs a number}; shift ;;
+        -j*) JOBS=${1#-j} ;;
+        -h | --help) usage; exit 0 ;;
+        build | deps | fetch | prepare | export | verify | install | env | clean) cmd=$1 ;;
+        *) usage >&2; die "unknown argument '$1'" ;;
+        esac
+        shift
+    done
+    if [[ -n "${SOURCE}" && "${SOURCE}" != /* ]]; then
+        SOURCE="$(pwd)/${SOURCE}"
+    fi
+    "cmd_${cmd}"
+}
+
+{ main "$@"; exit $?; }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install what qemu-fastio needs to build and test, from Debian only.
+#
+# meson >= 1.5 and python3-pycotap are not in Debian 12 itself; they come
+# from bookworm-backports.  The backports entry is derived from the mirror
+# the machine already uses, so no registry host is written anywhere here.
+#
+# Usage: ci/install-deps.sh [--check]
+#   --check   only report what is missing, install nothing (exit 1 if any)
+
+set -Eeuo pipefail
+trap 'echo "install-deps: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
+
+# Packages, by purpose.  Keep in sync with README.md.
+readonly BUILD_PKGS=(
+    build-essential ninja-build pkgconf git ccache bzip2 perl
+    python3 python3-venv
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    libaio-dev liburing-dev libseccomp-dev libcap-ng-dev libattr1-dev
+)
+readonly FIRMWARE_PKGS=(seabios ipxe-qemu)
+readonly BACKPORT_PKGS=(meson python3-pycotap)
+readonly MIN_MESON=1.5.0
+
+die() {
+    echo "install-deps: $*" >&2
+    exit 1
+}
+
+codename() {
+    local c=""
+    # shellcheck disable=SC1091
+    c=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    [[ -n "${c}" ]] || die "cannot tell the Debian release from /etc/os-release"
+    echo "${c}"
+}
+
+# Print the URI of the first configured archive that serves suite $1
+# (deb822 .sources files and one-line .list files are both read).
+mirror_for_suite() {
+    local suite="$1" f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -r "${f}" ]] || continue
+        awk -v s="${suite}" '
+            $1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                if ($(i + 1) == s) { print $i; exit }
+            }' "${f}"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -r "${f}" ]] || continue
+        awk -v s="${suite}" '
+            function flush() {
+                if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ")) {
+                    split(uris, u, " "); print u[1]; found = 1; exit
+                }
+                types = ""; uris = ""; suites = ""
+            }
+            /^[ \t]*$/ { flush(); next }
+            /^Types:/  { sub(/^Types:[ \t]*/, "");  types = $0 }
+            /^URIs:/   { sub(/^URIs:[ \t]*/, "");   uris = $0 }
+            /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+            END { if (!found) flush() }' "${f}"
+    done
+}
+
+have_pkg() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+meson_ok() {
+    command -v meson >/dev/null 2>&1 &&
+        dpkg --compare-versions "$(meson --version)" ge "${MIN_MESON}" &&
+        /usr/bin/python3 -c 'import pycotap' 2>/dev/null
+}
+
+missing_pkgs() {
+    local p
+    for p in "${BUILD_PKGS[@]}" "${FIRMWARE_PKGS[@]}"; do
+        have_pkg "${p}" || echo "${p}"
+    done
+}
+
+ensure_backports() {
+    local rel="$1" suite="$1-backports" uri list
+    list=/etc/apt/sources.list.d/qemu-fastio-${suite}.sources
+    if [[ -n "$(mirror_for_suite "${suite}" | head -n 1)" ]]; then
+        return 0
+    fi
+    uri=$(mirror_for_suite "${rel}" | head -n 1)
+    [[ -n "${uri}" ]] ||
+        die "no apt source serves '${rel}'; cannot derive a mirror for ${suite}"
+    echo "install-deps: adding ${suite} from the mirror already configured for ${rel}"
+    cat > "${list}" <<SOURCES
+Types: deb
+URIs: ${uri}
+Suites: ${suite}
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+}
+
+main() {
+    local check=0 rel
+    [[ "${1:-}" == "--check" ]] && check=1
+
+    mapfile -t missing < <(missing_pkgs)
+    if [[ ${#missing[@]} -eq 0 ]] && meson_ok; then
+        echo "install-deps: all dependencies present"
+        return 0
+    fi
+    if [[ ${check} -eq 1 ]]; then
+        [[ ${#missing[@]} -eq 0 ]] || echo "install-deps: missing: ${missing[*]}" >&2
+        meson_ok || echo "install-deps: missing: meson >= ${MIN_MESON} with python3-pycotap" >&2
+        return 1
+    fi
+    [[ ${EUID} -eq 0 ]] ||
+        die "missing packages (${missing[*]:-meson/pycotap}); run this script as root"
+
+    rel=$(codename)
+    export DEBIAN_FRONTEND=noninteractive
+    if ! meson_ok; then
+        case "${rel}" in
+        bookworm) ensure_backports "${rel}" ;;
+        *) ;; # newer releases ship meson >= 1.5 in their main suite
+        esac
+    fi
+    apt-get update -q
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    if ! meson_ok; then
+        if [[ "${rel}" == bookworm ]]; then
+            apt-get install -y -q --no-install-recommends \
+                -t bookworm-backports "${BACKPORT_PKGS[@]}"
+        else
+            apt-get install -y -q --no-install-recommends "${BACKPORT_PKGS[@]}"
+        fi
+    fi
+    meson_ok || die "meson >= ${MIN_MESON} with python3-pycotap still missing after install"
+    echo "install-deps: done"
+}
+
+{ main "$@"; exit $?; }
