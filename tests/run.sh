@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The qemu-fastio test command: series hygiene, build.sh's own checks, the
+# fastio and stock builds, QEMU's qtests and unit tests for our areas, and
+# the guest tests.  Prints one line per check and a closing summary; exits
+# non-zero if anything failed.
+#
+# Usage: tests/run.sh [STAGE...]
+#   stages: series build-sh build qtest unit guest (default: all, in order)
+# The upstream tarball is found as build.sh finds it (--source is taken
+# from $QEMU_FASTIO_TARBALL).
+
+# shellcheck disable=SC2317 # the stage_* functions are called by name
+set -Eeuo pipefail
+trap 'echo "tests/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+readonly ALL_STAGES=(series build-sh build qtest unit guest)
+TARBALL=""
+
+stage_series() {
+    "${TESTS_DIR}/check-series.sh" "${TARBALL}"
+}
+
+stage_build_sh() {
+    "${TESTS_DIR}/test-build-sh.sh" "${TARBALL}"
+}
+
+stage_build() {
+    check "build: fastio qemu-system-x86_64 and qemu-img, verified" \
+        "${ROOT}/build.sh" build
+    check "build: stock baseline (build group only), verified" \
+        "${ROOT}/build.sh" --stock build
+    check "build: patches/ and series are what export writes" \
+        "${ROOT}/build.sh" export --check
+}
+
+meson_stage() {
+    local obj="${ROOT}/build/fastio/obj"
+    if [[ ! -x "${obj}/qemu-system-x86_64" ]]; then
+        result fail "$1: fastio build present" "run the build stage first"
+        return 0
+    fi
+    "${TESTS_DIR}/meson-tests.py" "${obj}" "$1" || true
+}
+
+stage_qtest() {
+    meson_stage qtest
+}
+
+stage_unit() {
+    meson_stage unit
+}
+
+stage_guest() {
+    if [[ -x "${TESTS_DIR}/guest/run.sh" ]]; then
+        "${TESTS_DIR}/guest/run.sh"
+    else
+        result skip "guest: boot a Linux guest and run fio" "not part of the series yet"
+    fi
+}
+
+main() {
+    local stages=("$@") s start logdir summary pass fail skip
+    [[ ${#stages[@]} -gt 0 ]] || stages=("${ALL_STAGES[@]}")
+    for s in "${stages[@]}"; do
+        [[ " ${ALL_STAGES[*]} " == *" ${s} "* ]] ||
+            { echo "tests/run.sh: unknown stage '${s}' (${ALL_STAGES[*]})" >&2; exit 2; }
+    done
+
+    logdir="${ROOT}/build/test-logs"
+    mkdir -p "${logdir}"
+    FASTIO_RESULTS="${logdir}/results.tsv"
+    export FASTIO_RESULTS
+    : > "${FASTIO_RESULTS}"
+
+    TARBALL=$("${ROOT}/build.sh" fetch) || {
+        echo "tests/run.sh: no upstream tarball; see README.md" >&2
+        exit 1
+    }
+
+    for s in "${stages[@]}"; do
+        start=$(date +%s)
+        echo "== stage ${s}"
+        "stage_${s//-/_}" 2>&1 | tee "${logdir}/${s}.log"
+        echo "== stage ${s}: $(($(date +%s) - start)) s"
+    done
+
+    pass=$(grep -c '^pass' "${FASTIO_RESULTS}" || true)
+    fail=$(grep -c '^fail' "${FASTIO_RESULTS}" || true)
+    skip=$(grep -c '^skip' "${FASTIO_RESULTS}" || true)
+    summary="${pass} passed, ${fail} failed, ${skip} skipped"
+    if [[ ${fail} -gt 0 ]]; then
+        echo "Failed checks:"
+        grep '^fail' "${FASTIO_RESULTS}" | cut -f2- | sed 's/^/  /'
+    fi
+    echo "summary: ${summary}"
+    [[ ${fail} -eq 0 ]] || STATUS=1
+}
+
+STATUS=0
+{ main "$@"; exit "${STATUS}"; }
