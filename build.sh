@@ -18,7 +18,8 @@ readonly SOURCE_SUITES="trixie trixie-updates"
 readonly SOURCE_SECURITY_SUITE=trixie-security
 # The group of patches that the stock (A/B baseline) build also applies.
 readonly STOCK_GROUP=build
-readonly TARGETS=(qemu-system-x86_64 qemu-img)
+# qemu-io is for the tests (tests/aio/).
+readonly TARGETS=(qemu-system-x86_64 qemu-img qemu-io)
 readonly FIRMWARE_DIRS=(/usr/share/seabios /usr/lib/ipxe/qemu)
 
 VARIANT=fastio

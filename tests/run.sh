@@ -51,7 +51,15 @@ stage_qtest() {
 }
 
 stage_unit() {
+    local t qemu_io="${ROOT}/build/fastio/obj/qemu-io"
     meson_stage unit
+    for t in "${TESTS_DIR}"/aio/*.sh; do
+        if [[ -x "${qemu_io}" ]]; then
+            "${t}" "${qemu_io}"
+        else
+            result fail "unit: ${t##*/}" "${qemu_io} not built"
+        fi
+    done
 }
 
 stage_guest() {
