@@ -7,8 +7,9 @@
 # from bookworm-backports.  The backports entry is derived from the mirror
 # the machine already uses, so no registry host is written anywhere here.
 #
-# Usage: ci/install-deps.sh [--check]
+# Usage: ci/install-deps.sh [--check] [--bench]
 #   --check   only report what is missing, install nothing (exit 1 if any)
+#   --bench   also what bench/ needs (host fio, matplotlib for the chart)
 
 set -Eeuo pipefail
 trap 'echo "install-deps: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
@@ -21,6 +22,7 @@ readonly BUILD_PKGS=(
     libaio-dev liburing-dev libseccomp-dev libcap-ng-dev libattr1-dev
 )
 readonly FIRMWARE_PKGS=(seabios ipxe-qemu)
+readonly BENCH_PKGS=(fio python3-matplotlib)
 readonly BACKPORT_PKGS=(meson python3-pycotap)
 readonly MIN_MESON=1.5.0
 
@@ -79,7 +81,7 @@ meson_ok() {
 
 missing_pkgs() {
     local p
-    for p in "${BUILD_PKGS[@]}" "${FIRMWARE_PKGS[@]}"; do
+    for p in "${BUILD_PKGS[@]}" "${FIRMWARE_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
         have_pkg "${p}" || echo "${p}"
     done
 }
@@ -103,9 +105,17 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
 }
 
+EXTRA_PKGS=()
+
 main() {
-    local check=0 rel
-    [[ "${1:-}" == "--check" ]] && check=1
+    local check=0 rel arg
+    for arg in "$@"; do
+        case "${arg}" in
+        --check) check=1 ;;
+        --bench) EXTRA_PKGS+=("${BENCH_PKGS[@]}") ;;
+        *) die "unknown argument '${arg}' (--check, --bench)" ;;
+        esac
+    done
 
     mapfile -t missing < <(missing_pkgs)
     if [[ ${#missing[@]} -eq 0 ]] && meson_ok; then
