@@ -28,6 +28,7 @@ CACHE_DIR=${QEMU_FASTIO_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/qemu-fastio}
 PREFIX=/opt/qemu-fastio
 INSTALL_DEPS=1
 NEW_GROUP=""
+declare -A COMMIT_GROUP=()
 RESET=0
 EXPORT_CHECK=0
 JOBS=$(nproc)
@@ -63,6 +64,8 @@ Options:
                    (or a folder holding it; also \$QEMU_FASTIO_TARBALL)
   --no-deps        do not install packages; only check that they are present
   --group NAME     export: put commits that match no patch into group NAME
+  --group NAME=REV export: put commit REV of the work tree into group NAME
+                   (repeatable; wins over the series and over --group NAME)
   --check          export: change nothing, fail if patches/ or series
                    differ from what export would write
   --reset          prepare: rebuild the work tree even if it has commits
@@ -417,11 +420,17 @@ group_of() { echo "${1%%/*}"; }
 
 # Write the commits upstream..HEAD as patches into DIR/<group>/NNNN-*.patch
 # and their order into DIR/.entries.  Commits are matched to the existing
-# series by subject; a commit that matches none joins --group, or else the
-# group of the commit before it.
+# series by subject; a commit named by --group NAME=REV goes to NAME; one
+# that matches nothing joins --group NAME, or else the group of the commit
+# before it.
 export_commits() {
-    local dir="$1" c subject group prev_group="" num file e
-    declare -A by_subject=() count=()
+    local dir="$1" c subject group prev_group="" num file e rev
+    declare -A by_subject=() count=() by_commit=()
+    for rev in "${!COMMIT_GROUP[@]}"; do
+        c=$(git_src rev-parse --verify --quiet "${rev}^{commit}") ||
+            die "--group ${COMMIT_GROUP[${rev}]}=${rev}: no such commit in the work tree"
+        by_commit[${c}]=${COMMIT_GROUP[${rev}]}
+    done
     while IFS= read -r e; do
         subject=$(git mailinfo /dev/null /dev/null < "${ROOT}/patches/${e}" |
             sed -n 's/^Subject: //p')
@@ -430,7 +439,9 @@ export_commits() {
     : > "${dir}/.entries"
     for c in $(git_src rev-list --reverse upstream..HEAD); do
         subject=$(git_src log -1 --format=%s "${c}")
-        if [[ -n "${by_subject[${subject}]:-}" ]]; then
+        if [[ -n "${by_commit[${c}]:-}" ]]; then
+            group=${by_commit[${c}]}
+        elif [[ -n "${by_subject[${subject}]:-}" ]]; then
             group=${by_subject[${subject}]}
         elif [[ -n "${NEW_GROUP}" ]]; then
             group=${NEW_GROUP}
@@ -699,7 +710,12 @@ main() {
         --source) SOURCE=${2:?--source needs a file}; shift ;;
         --source=*) SOURCE=${1#*=} ;;
         --no-deps) INSTALL_DEPS=0 ;;
-        --group) NEW_GROUP=${2:?--group needs a name}; shift ;;
+        --group)
+            case "${2:?--group needs a name}" in
+            *=*) COMMIT_GROUP["${2#*=}"]=${2%%=*} ;;
+            *) NEW_GROUP=$2 ;;
+            esac
+            shift ;;
         --reset) RESET=1 ;;
         --check) EXPORT_CHECK=1 ;;
         --prefix) PREFIX=${2:?--prefix needs a folder}; shift ;;
