@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Bar charts of a bench results folder: CPU per I/O, ours against stock
+# (and host-native fio for qemu-img bench).  Usage: chart.py RESULTS_DIR
+
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def bars(ax, labels, series, title, ylabel):
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series):
+        xs = [x + i * width for x in range(len(labels))]
+        ax.bar(xs, values, width, label=name)
+    ax.set_xticks([x + width * (len(series) - 1) / 2
+                   for x in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def main():
+    out = sys.argv[1]
+    panels = []
+    img = os.path.join(out, "imgbench.json")
+    if os.path.exists(img):
+        rows = json.load(open(img))["rows"]
+        panels.append((
+            [f"{r['job']} {r['engine']}" for r in rows],
+            [("ours", [r["ours_cpu_us"] for r in rows]),
+             ("stock", [r["stock_cpu_us"] for r in rows]),
+             ("host fio", [r["host_cpu_us"] for r in rows])],
+            "qemu-img bench, 4k, tmpfs: CPU per I/O (lower is better)",
+            "us"))
+    guest = os.path.join(out, "guestbench.json")
+    if os.path.exists(guest):
+        rows = json.load(open(guest))["rows"]
+        panels.append((
+            [f"{r['config']} {r['job']} poll={r['poll']}" for r in rows],
+            [("ours", [r["ours_iothread_us_per_io"] for r in rows]),
+             ("stock", [r["stock_iothread_us_per_io"] for r in rows])],
+            "guest fio on virtio-blk: iothread CPU per I/O (lower is better)",
+            "us"))
+    if not panels:
+        sys.exit(f"chart: no imgbench.json or guestbench.json in {out}")
+    fig, axes = plt.subplots(len(panels), 1,
+                             figsize=(11, 4.5 * len(panels)), squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        bars(ax, *panel)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "chart.png"), dpi=110)
+    print(os.path.join(out, "chart.png"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Guest-side virtio-blk benchmark: boots the test guest (tests/guest/) on
+# the fastio and the stock build, each with aio=threads, aio=native and
+# aio=io_uring on an iothread, runs fio jobs in the guest against a disk
+# backed by a file on /dev/shm, and measures the host CPU time of QEMU's
+# device side (every thread but the vCPUs) per guest I/O.
+#
+# Under TCG the guest, not the device, limits IOPS, so the figure that
+# judges device code is device-side CPU per I/O; IOPS and latency are
+# reported too.  It asserts nothing about speed; it fails if a
+# configuration does not run.
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK = os.sysconf("SC_CLK_TCK")
+
+# fio jobs, defined in tests/guest/scenarios/bench-blk.sh
+JOBS = ("randread-qd1", "randread-qd32", "randwrite-qd1", "randwrite-qd32",
+        "seqwrite-64k-qd1")
+
+CONFIGS = {  # name -> (aio, iothreads, queues)
+    "threads": ("threads", 1, 1),
+    "native": ("native", 1, 1),
+    "io_uring": ("io_uring", 1, 1),
+    "native-2q": ("native", 2, 2),
+}
+
+
+def proc_cpu(pid):
+    """CPU seconds of the whole process, its vCPU and its iothread threads.
+
+    Thread-pool workers come and go; an exited thread's time stays in the
+    process total, so the device side is the total less the vCPUs.
+    """
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / TICK
+    vcpu = iothread = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                tf = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        secs = (int(tf[11]) + int(tf[12])) / TICK
+        if re.match(r"CPU \d+/", comm):
+            vcpu += secs
+        elif comm.startswith("IO "):
+            iothread += secs
+    return total, vcpu, iothread
+
+
+def qemu_cmd(qemu, guest, disk, cfg, accel, jobs, runtime, poll_max_ns):
+    aio, iothreads, queues = CONFIGS[cfg]
+    cmd = [qemu, "-name", "bench,debug-threads=on", "-nodefaults",
+           "-display", "none", "-no-reboot", "-m", "1024", "-smp", "2",
+           "-serial", "stdio", "-monitor", "none"] + accel
+    iothread_ids = []
+    for i in range(iothreads):
+        opts = f"iothread,id=io{i}"
+        if poll_max_ns is not None:
+            opts += f",poll-max-ns={poll_max_ns}"
+        cmd += ["-object", opts]
+        iothread_ids.append(f"io{i}")
+    cmd += ["-blockdev",
+            f"driver=file,filename={disk},node-name=file0,aio={aio},"
+            "cache.direct=on",
+            "-blockdev", "driver=raw,file=file0,node-name=disk0"]
+    dev = f"virtio-blk-pci,drive=disk0,num-queues={queues}"
+    if iothreads == 1:
+        dev += ",iothread=io0"
+        cmd += ["-device", dev]
+    else:
+        mapping = {"driver": "virtio-blk-pci", "drive": "disk0",
+                   "num-queues": queues,
+                   "iothread-vq-mapping": [{"iothread": i}
+                                           for i in iothread_ids]}
+        cmd += ["-device", json.dumps(mapping)]
+    cmd += ["-kernel", f"{guest}/vmlinuz", "-initrd",
+            f"{guest}/initramfs.img", "-append",
+            "console=ttyS0 panic=-1 quiet fastio.scenario=bench-blk "
+            f"fastio.bench.jobs={','.join(jobs)} "
+            f"fastio.bench.runtime={runtime}"]
+    return cmd
+
+
+def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
+    cmd = qemu_cmd(qemu, guest, disk, cfg, args.accel, args.jobs,
+                   args.runtime, poll_max_ns)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    results, begin, json_lines, console = {}, {}, None, []
+    deadline = time.monotonic() + 120 + len(args.jobs) * (args.runtime + 30)
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\r\n")
+            console.append(line)
+            if time.monotonic() > deadline:
+                raise RuntimeError("timed out")
+            m = re.match(r"FASTIO-JOB-(BEGIN|END) (\S+)", line)
+            if m:
+                sample = proc_cpu(proc.pid)
+                if m.group(1) == "BEGIN":
+                    begin[m.group(2)] = (time.monotonic(), sample)
+                else:
+                    t0, (tot0, vcpu0, io0) = begin[m.group(2)]
+                    tot1, vcpu1, io1 = sample
+                    r = results.setdefault(m.group(2), {})
+                    r["device_cpu"] = (tot1 - tot0) - (vcpu1 - vcpu0)
+                    r["iothread_cpu"] = io1 - io0
+                continue
+            m = re.match(r"FASTIO-JSON-(BEGIN|END) (\S+)", line)
+            if m:
+                if m.group(1) == "BEGIN":
+                    json_lines = []
+                else:
+                    data = json.loads("\n".join(json_lines))
+                    results.setdefault(m.group(2), {})["fio"] = data
+                    json_lines = None
+                continue
+            if json_lines is not None:
+                json_lines.append(line)
+                continue
+            if line.startswith("FASTIO-RESULT FAIL"):
+                raise RuntimeError(line)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    missing = [j for j in args.jobs
+               if "fio" not in results.get(j, {})
+               or "device_cpu" not in results.get(j, {})]
+    if missing:
+        log = os.path.join(args.out, f"console-{cfg}.log")
+        with open(log, "w") as f:
+            f.write("\n".join(console))
+        raise RuntimeError(f"{cfg}: jobs {missing} gave no result; "
+                           f"console in {log}")
+    out = {}
+    for job in args.jobs:
+        r = results[job]
+        j = r["fio"]["jobs"][0]
+        side = j["write"] if "write" in job else j["read"]
+        ios = side["total_ios"]
+        pct = side.get("clat_ns", {}).get("percentile", {})
+        out[job] = {
+            "iops": side["iops"],
+            "lat_mean_us": side["clat_ns"]["mean"] / 1000,
+            "lat_p99_us": pct.get("99.000000", 0) / 1000,
+            "ios": ios,
+            "cpu_us_per_io": r["device_cpu"] / ios * 1e6 if ios else 0,
+            "iothread_us_per_io": r["iothread_cpu"] / ios * 1e6 if ios else 0,
+        }
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--ours", default=f"{ROOT}/build/fastio/obj/qemu-system-x86_64")
+    ap.add_argument("--stock", default=f"{ROOT}/build/stock/obj/qemu-system-x86_64")
+    ap.add_argument("--configs", default="threads,native,io_uring,native-2q")
+    ap.add_argument("--jobs", default=",".join(JOBS))
+    ap.add_argument("--runtime", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternating stock/ours rounds per configuration")
+    ap.add_argument("--poll", choices=("off", "default", "both"),
+                    default="both",
+                    help="iothread poll-max-ns=0 (device cost), default "
+                         "adaptive polling, or both")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    args.jobs = args.jobs.split(",")
+    for j in args.jobs:
+        if j not in JOBS:
+            sys.exit(f"guestbench: unknown job {j}")
+    os.makedirs(args.out, exist_ok=True)
+
+    guest = subprocess.run([f"{ROOT}/tests/guest/build-initramfs.sh"],
+                           check=True, capture_output=True,
+                           text=True).stdout.strip()
+    accel = os.environ.get("FASTIO_GUEST_ACCEL", "tcg")
+    args.accel = ["-accel", accel, "-cpu", "max"]
+
+    polls = {"off": [0], "default": [None], "both": [0, None]}[args.poll]
+    fd, disk = tempfile.mkstemp(prefix="fastio-guestbench-", dir="/dev/shm")
+    os.close(fd)
+    rows = []
+    try:
+        with open(disk, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(256):
+                f.write(chunk)
+        for cfg in args.configs.split(","):
+            for poll in polls:
+                samples = {"stock": [], "ours": []}
+                for rnd in range(args.rounds):
+                    order = [("stock", args.stock), ("ours", args.ours)]
+                    if rnd % 2:
+                        order.reverse()
+                    for label, qemu in order:
+                        samples[label].append(
+                            run_config(args, qemu, guest, disk, cfg, poll))
+                for job in args.jobs:
+                    row = {"config": cfg, "poll": "off" if poll == 0 else
+                           "default", "job": job}
+                    for label in ("stock", "ours"):
+                        for key in ("iops", "lat_mean_us", "lat_p99_us",
+                                    "cpu_us_per_io", "iothread_us_per_io"):
+                            row[f"{label}_{key}"] = statistics.median(
+                                s[job][key] for s in samples[label])
+                    rows.append(row)
+                    print(f"guestbench: {cfg:9s} poll={row['poll']:7s} "
+                          f"{job:16s} stock {row['stock_cpu_us_per_io']:6.1f} "
+                          f"us/IO  ours {row['ours_cpu_us_per_io']:6.1f} us/IO",
+                          flush=True)
+    finally:
+        os.unlink(disk)
+
+    with open(os.path.join(args.out, "guestbench.json"), "w") as f:
+        json.dump({"accel": accel, "runtime": args.runtime,
+                   "rounds": args.rounds, "rows": rows}, f, indent=1)
+    lines = ["| config | iothread polling | job | ours IOPS | stock IOPS | "
+             "ours p99 us | stock p99 us | ours device CPU us/IO | "
+             "stock device CPU us/IO | ours/stock | ours iothread us/IO | "
+             "stock iothread us/IO | ours/stock |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ratio = (r["ours_cpu_us_per_io"] / r["stock_cpu_us_per_io"]
+                 if r["stock_cpu_us_per_io"] else 0)
+        io_ratio = (r["ours_iothread_us_per_io"] /
+                    r["stock_iothread_us_per_io"]
+                    if r["stock_iothread_us_per_io"] else 0)
+        lines.append(
+            f"| {r['config']} | {r['poll']} | {r['job']} | "
+            f"{r['ours_iops']:.0f} | {r['stock_iops']:.0f} | "
+            f"{r['ours_lat_p99_us']:.0f} | {r['stock_lat_p99_us']:.0f} | "
+            f"{r['ours_cpu_us_per_io']:.1f} | {r['stock_cpu_us_per_io']:.1f} | "
+            f"{ratio:.2f}x | {r['ours_iothread_us_per_io']:.1f} | "
+            f"{r['stock_iothread_us_per_io']:.1f} | "
+            f"{io_ratio:.2f}x |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(args.out, "guestbench.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The benchmark: ours against the stock build of the same tarball and
+# host-native fio, in one run.  Writes results/<date>/{*.md,*.json,chart.png}.
+# It asserts nothing about speed; it fails if a configuration does not run.
+#
+# Usage: bench/run.sh [--quick] [imgbench] [guestbench]
+#   --quick   fewer pairs and shorter jobs (a smoke run, noisy)
+
+set -Eeuo pipefail
+trap 'echo "bench/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
+
+main() {
+    local root out quick=0 parts=() p
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    for p in "$@"; do
+        case "${p}" in
+        --quick) quick=1 ;;
+        imgbench | guestbench) parts+=("${p}") ;;
+        *) echo "bench/run.sh: unknown argument '${p}'" >&2; exit 2 ;;
+        esac
+    done
+    [[ ${#parts[@]} -gt 0 ]] || parts=(imgbench guestbench)
+
+    if [[ ${EUID} -eq 0 ]]; then
+        "${root}/ci/install-deps.sh" --bench
+    else
+        "${root}/ci/install-deps.sh" --check --bench
+    fi
+    "${root}/build.sh" build
+    "${root}/build.sh" --stock build
+
+    out="${root}/results/$(date -u +%Y%m%d-%H%M%S)"
+    mkdir -p "${out}"
+    for p in "${parts[@]}"; do
+        case "${p}" in
+        imgbench)
+            if [[ ${quick} -eq 1 ]]; then
+                "${root}/bench/imgbench.py" --out "${out}" --pairs 1 --count 50000
+            else
+                "${root}/bench/imgbench.py" --out "${out}"
+            fi ;;
+        guestbench)
+            if [[ ${quick} -eq 1 ]]; then
+                "${root}/bench/guestbench.py" --out "${out}" --runtime 4 \
+                    --configs native,io_uring --poll off
+            else
+                "${root}/bench/guestbench.py" --out "${out}"
+            fi ;;
+        esac
+    done
+    "${root}/bench/chart.py" "${out}"
+    echo "bench/run.sh: results in ${out}"
+}
+
+{ main "$@"; exit $?; }
