@@ -10,6 +10,7 @@
 # Usage: ci/install-deps.sh [--check] [--bench]
 #   --check   only report what is missing, install nothing (exit 1 if any)
 #   --bench   also what bench/ needs (host fio, matplotlib for the chart)
+#   --tests   also what the guest and libvirt test stages need
 
 set -Eeuo pipefail
 trap 'echo "install-deps: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
@@ -23,6 +24,10 @@ readonly BUILD_PKGS=(
 )
 readonly FIRMWARE_PKGS=(seabios ipxe-qemu)
 readonly BENCH_PKGS=(fio python3-matplotlib)
+# The guest and libvirt test stages: the guest builder's tools, and
+# Debian's libvirt daemon.
+readonly TEST_PKGS=(cpio kmod binutils zstd xz-utils util-linux
+    libvirt-daemon-system libvirt-clients)
 readonly BACKPORT_PKGS=(meson python3-pycotap)
 readonly MIN_MESON=1.5.0
 
@@ -113,7 +118,8 @@ main() {
         case "${arg}" in
         --check) check=1 ;;
         --bench) EXTRA_PKGS+=("${BENCH_PKGS[@]}") ;;
-        *) die "unknown argument '${arg}' (--check, --bench)" ;;
+        --tests) EXTRA_PKGS+=("${TEST_PKGS[@]}") ;;
+        *) die "unknown argument '${arg}' (--check, --bench, --tests)" ;;
         esac
     done
 

@@ -7,7 +7,8 @@
 # non-zero if anything failed.
 #
 # Usage: tests/run.sh [STAGE...]
-#   stages: series build-sh build qtest unit guest (default: all, in order)
+#   stages: series build-sh build qtest unit guest libvirt (default: all,
+#   in order)
 # The upstream tarball is found as build.sh finds it (--source is taken
 # from $QEMU_FASTIO_TARBALL).
 
@@ -17,7 +18,7 @@ trap 'echo "tests/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-readonly ALL_STAGES=(series build-sh build qtest unit guest)
+readonly ALL_STAGES=(series build-sh build qtest unit guest libvirt)
 TARBALL=""
 
 stage_series() {
@@ -63,11 +64,13 @@ stage_unit() {
 }
 
 stage_guest() {
-    if [[ -x "${TESTS_DIR}/guest/run.sh" ]]; then
-        "${TESTS_DIR}/guest/run.sh"
-    else
-        result skip "guest: boot a Linux guest and run fio" "not part of the series yet"
-    fi
+    "${TESTS_DIR}/guest/run.sh"
+    "${TESTS_DIR}/guest/crash.py" ||
+        result fail "guest: nothing-lost test ran to completion"
+}
+
+stage_libvirt() {
+    "${TESTS_DIR}/libvirt/run.sh"
 }
 
 main() {
