@@ -29,11 +29,17 @@ TICK = os.sysconf("SC_CLK_TCK")
 JOBS = ("randread-qd1", "randread-qd32", "randwrite-qd1", "randwrite-qd32",
         "seqwrite-64k-qd1")
 
+# The RWF_NOWAIT case: a QD1 reader on /dev/vda while a writer fills the
+# sparse /dev/vdb, both disks on one iothread, backed by files on the
+# host's real disk (not tmpfs) so that the writes allocate blocks.
+ALLOC_JOB = "qd1read-allocwrite"
+
 CONFIGS = {  # name -> (aio, iothreads, queues)
     "threads": ("threads", 1, 1),
     "native": ("native", 1, 1),
     "io_uring": ("io_uring", 1, 1),
     "native-2q": ("native", 2, 2),
+    "alloc-native": ("native", 1, 1),
 }
 
 
@@ -79,6 +85,12 @@ def qemu_cmd(qemu, guest, disk, cfg, accel, jobs, runtime, poll_max_ns):
             f"driver=file,filename={disk},node-name=file0,aio={aio},"
             "cache.direct=on",
             "-blockdev", "driver=raw,file=file0,node-name=disk0"]
+    if cfg.startswith("alloc-"):
+        cmd += ["-blockdev",
+                f"driver=file,filename={disk}.sparse,node-name=file1,"
+                f"aio={aio},cache.direct=on",
+                "-blockdev", "driver=raw,file=file1,node-name=disk1",
+                "-device", "virtio-blk-pci,drive=disk1,iothread=io0"]
     dev = f"virtio-blk-pci,drive=disk0,num-queues={queues}"
     if iothreads == 1:
         dev += ",iothread=io0"
@@ -98,13 +110,18 @@ def qemu_cmd(qemu, guest, disk, cfg, accel, jobs, runtime, poll_max_ns):
 
 
 def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
-    cmd = qemu_cmd(qemu, guest, disk, cfg, args.accel, args.jobs,
+    jobs = [ALLOC_JOB] if cfg.startswith("alloc-") else args.jobs
+    if cfg.startswith("alloc-"):
+        # A new sparse file each run, so that every write allocates.
+        with open(f"{disk}.sparse", "wb") as f:
+            f.truncate(8 << 30)
+    cmd = qemu_cmd(qemu, guest, disk, cfg, args.accel, jobs,
                    args.runtime, poll_max_ns)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     results, begin, json_lines, console = {}, {}, None, []
-    deadline = time.monotonic() + 120 + len(args.jobs) * (args.runtime + 30)
+    deadline = time.monotonic() + 120 + len(jobs) * (args.runtime + 30)
     try:
         for line in proc.stdout:
             line = line.rstrip("\r\n")
@@ -141,7 +158,7 @@ def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-    missing = [j for j in args.jobs
+    missing = [j for j in jobs
                if "fio" not in results.get(j, {})
                or "device_cpu" not in results.get(j, {})]
     if missing:
@@ -151,16 +168,17 @@ def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
         raise RuntimeError(f"{cfg}: jobs {missing} gave no result; "
                            f"console in {log}")
     out = {}
-    for job in args.jobs:
+    for job in jobs:
         r = results[job]
         j = r["fio"]["jobs"][0]
-        side = j["write"] if "write" in job else j["read"]
+        side = j["write"] if "write" in job and job != ALLOC_JOB else j["read"]
         ios = side["total_ios"]
         pct = side.get("clat_ns", {}).get("percentile", {})
         out[job] = {
             "iops": side["iops"],
             "lat_mean_us": side["clat_ns"]["mean"] / 1000,
             "lat_p99_us": pct.get("99.000000", 0) / 1000,
+            "lat_p999_us": pct.get("99.900000", 0) / 1000,
             "ios": ios,
             "cpu_us_per_io": r["device_cpu"] / ios * 1e6 if ios else 0,
             "iothread_us_per_io": r["iothread_cpu"] / ios * 1e6 if ios else 0,
@@ -198,12 +216,17 @@ def main():
     polls = {"off": [0], "default": [None], "both": [0, None]}[args.poll]
     fd, disk = tempfile.mkstemp(prefix="fastio-guestbench-", dir="/dev/shm")
     os.close(fd)
+    # The alloc-* configurations need a real filesystem, not tmpfs.
+    os.makedirs(f"{ROOT}/build", exist_ok=True)
+    fd, disk_alloc = tempfile.mkstemp(prefix="guestbench-", dir=f"{ROOT}/build")
+    os.close(fd)
     rows = []
     try:
-        with open(disk, "wb") as f:
-            chunk = os.urandom(1 << 20)
-            for _ in range(256):
-                f.write(chunk)
+        chunk = os.urandom(1 << 20)
+        for path in (disk, disk_alloc):
+            with open(path, "wb") as f:
+                for _ in range(256):
+                    f.write(chunk)
         for cfg in args.configs.split(","):
             for poll in polls:
                 samples = {"stock": [], "ours": []}
@@ -213,31 +236,40 @@ def main():
                         order.reverse()
                     for label, qemu in order:
                         samples[label].append(
-                            run_config(args, qemu, guest, disk, cfg, poll))
-                for job in args.jobs:
+                            run_config(args, qemu, guest,
+                                       disk_alloc if cfg.startswith("alloc-")
+                                       else disk, cfg, poll))
+                for job in ([ALLOC_JOB] if cfg.startswith("alloc-")
+                            else args.jobs):
                     row = {"config": cfg, "poll": "off" if poll == 0 else
                            "default", "job": job}
                     for label in ("stock", "ours"):
                         for key in ("iops", "lat_mean_us", "lat_p99_us",
-                                    "cpu_us_per_io", "iothread_us_per_io"):
+                                    "lat_p999_us", "cpu_us_per_io",
+                                    "iothread_us_per_io"):
                             row[f"{label}_{key}"] = statistics.median(
                                 s[job][key] for s in samples[label])
                     rows.append(row)
                     print(f"guestbench: {cfg:9s} poll={row['poll']:7s} "
                           f"{job:16s} stock {row['stock_cpu_us_per_io']:6.1f} "
-                          f"us/IO  ours {row['ours_cpu_us_per_io']:6.1f} us/IO",
+                          f"us/IO p99.9 {row['stock_lat_p999_us']:7.0f} us  "
+                          f"ours {row['ours_cpu_us_per_io']:6.1f} us/IO "
+                          f"p99.9 {row['ours_lat_p999_us']:7.0f} us",
                           flush=True)
     finally:
-        os.unlink(disk)
+        for path in (disk, disk_alloc, f"{disk_alloc}.sparse"):
+            if os.path.exists(path):
+                os.unlink(path)
 
     with open(os.path.join(args.out, "guestbench.json"), "w") as f:
         json.dump({"accel": accel, "runtime": args.runtime,
                    "rounds": args.rounds, "rows": rows}, f, indent=1)
     lines = ["| config | iothread polling | job | ours IOPS | stock IOPS | "
-             "ours p99 us | stock p99 us | ours device CPU us/IO | "
+             "ours p99 us | stock p99 us | ours p99.9 us | stock p99.9 us | "
+             "ours device CPU us/IO | "
              "stock device CPU us/IO | ours/stock | ours iothread us/IO | "
              "stock iothread us/IO | ours/stock |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = (r["ours_cpu_us_per_io"] / r["stock_cpu_us_per_io"]
                  if r["stock_cpu_us_per_io"] else 0)
@@ -248,6 +280,7 @@ def main():
             f"| {r['config']} | {r['poll']} | {r['job']} | "
             f"{r['ours_iops']:.0f} | {r['stock_iops']:.0f} | "
             f"{r['ours_lat_p99_us']:.0f} | {r['stock_lat_p99_us']:.0f} | "
+            f"{r['ours_lat_p999_us']:.0f} | {r['stock_lat_p999_us']:.0f} | "
             f"{r['ours_cpu_us_per_io']:.1f} | {r['stock_cpu_us_per_io']:.1f} | "
             f"{ratio:.2f}x | {r['ours_iothread_us_per_io']:.1f} | "
             f"{r['stock_iothread_us_per_io']:.1f} | "
