@@ -25,9 +25,11 @@ readonly BUILD_PKGS=(
 readonly FIRMWARE_PKGS=(seabios ipxe-qemu)
 readonly BENCH_PKGS=(fio python3-matplotlib)
 # The guest and libvirt test stages: the guest builder's tools, and
-# Debian's libvirt daemon.
+# Debian's libvirt daemon; clang with its libFuzzer/ASan/UBSan runtime for
+# tests/fuzz/run.sh; attr (getfattr/setfattr) for the vfs scenario's
+# mapped-xattr checks.
 readonly TEST_PKGS=(cpio kmod binutils zstd xz-utils util-linux
-    libvirt-daemon-system libvirt-clients)
+    libvirt-daemon-system libvirt-clients clang-14 libclang-rt-14-dev attr)
 readonly BACKPORT_PKGS=(meson python3-pycotap)
 readonly MIN_MESON=1.5.0
 

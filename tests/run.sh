@@ -61,6 +61,8 @@ stage_unit() {
             result fail "unit: ${t##*/}" "${qemu_io} not built"
         fi
     done
+    # A short libFuzzer run over the virtio-fs request parser (ASan, UBSan).
+    "${TESTS_DIR}/fuzz/run.sh"
 }
 
 stage_guest() {

@@ -1,0 +1,462 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * libFuzzer target for the in-process virtio-fs FUSE server
+ * (hw/virtiofs/fuse-server.c and passthrough.c), built by
+ * tests/fuzz/run.sh with -fsanitize=fuzzer,address,undefined.
+ *
+ * The server is driven the way virtio-fs.c drives it: one request as an
+ * array of device-readable buffers, room for the reply as an array of
+ * device-writable buffers.  Every buffer is its own heap block of exactly
+ * its size, so that ASan sees any byte read or written past a descriptor.
+ *
+ * Input layout (all little endian):
+ *
+ *   u8  config   bits 0-1 security model (0 mapped-xattr, 1 none,
+ *                2 passthrough if QEMU could use it, else mapped-xattr),
+ *                bit 2 readonly, bit 3 writeback, bit 4 no xattr,
+ *                bits 5-6 cache mode, bit 7 no automatic INIT
+ *   u8  fdlimit  max-open-fds is 4 + fdlimit % 61
+ *   then up to FUZZ_MAX_REQS records:
+ *     u8  split  low nibble: request buffers - 1, high: reply buffers - 1
+ *     u8  flags  bit 0: keep the in header's len as given (else it is
+ *                set to the request size), bit 1: keep unique as given
+ *     u32 room   reply bytes (at most FUZZ_MAX_ROOM)
+ *     u16 size   request bytes that follow
+ *
+ * Each input starts from a fresh server on a freshly populated share
+ * (node ids and file handles are then the same on every run: the root is
+ * 1, the first LOOKUP gets 2, the first OPEN fh 1), so the seed corpus
+ * can use fixed ids.  After each input the harness checks that:
+ *   - every reply is well formed: its length is what the server said, at
+ *     most the room, its unique matches, its error a small negative errno
+ *     and an error reply carries no payload;
+ *   - freeing the server gives back every host fd;
+ *   - nothing outside the share changed (a sibling directory with a
+ *     secret file that symlinks in the share point to).
+ * A violation abort()s, which libFuzzer reports as a crash.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/bswap.h"
+#include "qemu/units.h"
+#include "hw/virtiofs/fuse-server.h"
+#include "standard-headers/linux/fuse.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <sys/resource.h>
+#include <sys/xattr.h>
+
+#define FUZZ_MAX_REQS 64
+#define FUZZ_MAX_ROOM (1 * MiB + 4096)
+#define FUZZ_MAX_SEGS 16
+#define FUZZ_FILE_LIMIT (16 * MiB)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *fuzz_root;         /* holds "share" and "outside" */
+static char *fuzz_share;
+static char *fuzz_outside;
+static int fuzz_base_fds;
+static bool fuzz_have_passthrough;
+static struct stat fuzz_secret_st;
+
+static const char fuzz_secret[] = "SECRET outside the share\n";
+
+static G_NORETURN void fuzz_fail(const char *why)
+{
+    fprintf(stderr, "virtiofs-fuse-fuzz: %s\n", why);
+    abort();
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (!d) {
+        fuzz_fail("cannot list /proc/self/fd");
+    }
+    while (readdir(d)) {
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    if (ftw->level == 0) {
+        return 0;
+    }
+    if (remove(path) < 0 && errno != ENOENT) {
+        fprintf(stderr, "virtiofs-fuse-fuzz: remove %s: %s\n", path,
+                strerror(errno));
+        abort();
+    }
+    return 0;
+}
+
+static int chmod_dir(const char *path, const struct stat *st, int flag,
+                     struct FTW *ftw)
+{
+    if (flag == FTW_D || flag == FTW_DNR) {
+        chmod(path, 0700);
+    }
+    return 0;
+}
+
+/* Empty @dir, whatever modes the guest left on its subdirectories */
+static void empty_dir(const char *dir)
+{
+    nftw(dir, chmod_dir, 16, FTW_PHYS);
+    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+        fuzz_fail("cannot empty the share");
+    }
+}
+
+static void put_file(const char *dir, const char *name, const char *data)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+
+    if (!g_file_set_contents(p, data, -1, NULL)) {
+        fuzz_fail("cannot write a fixture file");
+    }
+}
+
+static void put_symlink(const char *dir, const char *name, const char *to)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+
+    if (symlink(to, p) < 0) {
+        fuzz_fail("cannot make a fixture symlink");
+    }
+}
+
+/*
+ * The share every input starts from.  Keep in sync with gen-corpus.py:
+ *   file        "hello, world\n"
+ *   dir/        with dir/sub "nested\n"
+ *   link        -> file
+ *   escape      -> ../outside/secret
+ *   escdir      -> ../outside
+ *   abs         -> /etc/passwd
+ *   fifo        a FIFO
+ *   empty       an empty file
+ */
+static void populate_share(void)
+{
+    g_autofree char *dir = g_build_filename(fuzz_share, "dir", NULL);
+    g_autofree char *fifo = g_build_filename(fuzz_share, "fifo", NULL);
+
+    empty_dir(fuzz_share);
+    chmod(fuzz_share, 0755);
+    put_file(fuzz_share, "file", "hello, world\n");
+    put_file(fuzz_share, "empty", "");
+    if (mkdir(dir, 0755) < 0 || mkfifo(fifo, 0644) < 0) {
+        fuzz_fail("cannot make the fixture directory or FIFO");
+    }
+    put_file(dir, "sub", "nested\n");
+    put_symlink(fuzz_share, "link", "file");
+    put_symlink(fuzz_share, "escape", "../outside/secret");
+    put_symlink(fuzz_share, "escdir", "../outside");
+    put_symlink(fuzz_share, "abs", "/etc/passwd");
+}
+
+static int count_entries(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    int n = 0;
+
+    if (!d) {
+        return -1;
+    }
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    g_dir_close(d);
+    return n;
+}
+
+/* Nothing outside the share may be created, removed, changed or read */
+static void check_outside(void)
+{
+    g_autofree char *secret = g_build_filename(fuzz_outside, "secret", NULL);
+    char data[sizeof(fuzz_secret)];
+    struct stat st, rst;
+    ssize_t len = -1;
+    int fd;
+
+    /* O_NOATIME: a read by the server would show in st_atim */
+    fd = open(secret, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        len = read(fd, data, sizeof(data));
+        close(fd);
+    }
+    if (lstat(secret, &st) < 0 ||
+        len != strlen(fuzz_secret) || memcmp(data, fuzz_secret, len) ||
+        st.st_ino != fuzz_secret_st.st_ino ||
+        st.st_mode != fuzz_secret_st.st_mode ||
+        st.st_uid != fuzz_secret_st.st_uid ||
+        st.st_gid != fuzz_secret_st.st_gid ||
+        st.st_nlink != fuzz_secret_st.st_nlink ||
+        st.st_atim.tv_sec != fuzz_secret_st.st_atim.tv_sec ||
+        st.st_atim.tv_nsec != fuzz_secret_st.st_atim.tv_nsec ||
+        st.st_mtim.tv_sec != fuzz_secret_st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != fuzz_secret_st.st_mtim.tv_nsec ||
+        listxattr(secret, NULL, 0) > 0) {
+        fuzz_fail("the file outside the share was changed or read");
+    }
+    if (count_entries(fuzz_outside) != 1) {
+        fuzz_fail("something was created outside the share");
+    }
+    if (count_entries(fuzz_root) != 2 || lstat(fuzz_root, &rst) < 0 ||
+        (rst.st_mode & 07777) != 0700) {
+        fuzz_fail("the directory above the share was changed");
+    }
+}
+
+static void cleanup(void)
+{
+    if (fuzz_share) {
+        empty_dir(fuzz_root);
+        rmdir(fuzz_root);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    g_autofree char *secret = NULL;
+    struct rlimit rl = { FUZZ_FILE_LIMIT, FUZZ_FILE_LIMIT };
+    FuseServerConfig cfg = { .max_open_fds = 16, .max_pages = 256,
+                             .security_model = FUSE_SM_PASSTHROUGH };
+    FuseServer *s;
+    Error *err = NULL;
+
+    /* glib's slice allocator would hide leaks and overflows */
+    g_setenv("G_SLICE", "always-malloc", TRUE);
+    /* a guest may grow files: EFBIG past the limit, not SIGXFSZ */
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) < 0) {
+        fuzz_fail("cannot limit the file size");
+    }
+    umask(022);
+
+    fuzz_root = g_dir_make_tmp("virtiofs-fuzz-XXXXXX", NULL);
+    if (!fuzz_root) {
+        fuzz_fail("cannot make a temporary directory");
+    }
+    fuzz_share = g_build_filename(fuzz_root, "share", NULL);
+    fuzz_outside = g_build_filename(fuzz_root, "outside", NULL);
+    secret = g_build_filename(fuzz_outside, "secret", NULL);
+    if (mkdir(fuzz_share, 0755) < 0 || mkdir(fuzz_outside, 0755) < 0) {
+        fuzz_fail("cannot make the share");
+    }
+    put_file(fuzz_outside, "secret", fuzz_secret);
+    if (lstat(secret, &fuzz_secret_st) < 0) {
+        fuzz_fail("cannot stat the secret");
+    }
+    atexit(cleanup);
+
+    /* passthrough needs capabilities; without them it is not fuzzed */
+    cfg.source = fuzz_share;
+    s = fuse_server_new(&cfg, &err);
+    fuzz_have_passthrough = s != NULL;
+    fuse_server_free(s);
+    error_free(err);
+
+    fuzz_base_fds = count_fds();
+    return 0;
+}
+
+/* Cut @len bytes into @n heap blocks of (nearly) equal size */
+static unsigned int make_segs(struct iovec *iov, unsigned int n,
+                              const uint8_t *src, size_t len)
+{
+    size_t off = 0;
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        size_t part = len / n + (i < len % n ? 1 : 0);
+
+        /* g_malloc(0) is NULL, which a descriptor never is */
+        iov[i].iov_base = g_malloc(part ? part : 1);
+        iov[i].iov_len = part;
+        if (src && part) {
+            memcpy(iov[i].iov_base, src + off, part);
+        } else if (part) {
+            memset(iov[i].iov_base, 0xa5, part);
+        }
+        off += part;
+    }
+    return n;
+}
+
+static void free_segs(struct iovec *iov, unsigned int n)
+{
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        g_free(iov[i].iov_base);
+    }
+}
+
+static void check_reply(const uint8_t *req, size_t req_len,
+                        struct iovec *in, unsigned int in_num,
+                        size_t room, size_t used)
+{
+    struct fuse_out_header oh;
+    struct fuse_in_header ih;
+
+    if (used == 0) {
+        return;
+    }
+    if (used > room || used < sizeof(oh)) {
+        fuzz_fail("reply length outside the reply buffers");
+    }
+    iov_to_buf(in, in_num, 0, &oh, sizeof(oh));
+    if (oh.len != used) {
+        fuzz_fail("out header len is not what the server returned");
+    }
+    if (oh.error > 0 || oh.error <= -4096) {
+        fuzz_fail("reply error is not a negative errno");
+    }
+    if (oh.error && used != sizeof(oh)) {
+        fuzz_fail("error reply with a payload");
+    }
+    if (req_len >= sizeof(ih)) {
+        memcpy(&ih, req, sizeof(ih));
+        if (oh.unique != ih.unique) {
+            fuzz_fail("reply unique does not match the request");
+        }
+    }
+}
+
+/* One request; @req may be modified (len, unique) */
+static void run_one(FuseServer *s, uint8_t split, uint8_t flags,
+                    size_t room, uint8_t *req, size_t req_len,
+                    uint64_t unique)
+{
+    struct iovec out[FUZZ_MAX_SEGS], in[FUZZ_MAX_SEGS];
+    unsigned int out_num = (split & 0xf) + 1;
+    unsigned int in_num = (split >> 4) + 1;
+    struct fuse_in_header *ih = (void *)req;
+    size_t used;
+
+    if (req_len >= sizeof(*ih)) {
+        if (!(flags & 1)) {
+            ih->len = req_len;
+        }
+        if (!(flags & 2)) {
+            ih->unique = unique;
+        }
+        /* keep within what the temporary directory may hold */
+        if (ih->opcode == FUSE_FALLOCATE &&
+            req_len >= sizeof(*ih) + sizeof(struct fuse_fallocate_in)) {
+            struct fuse_fallocate_in *fa = (void *)(ih + 1);
+
+            if (fa->offset > FUZZ_FILE_LIMIT ||
+                fa->length > FUZZ_FILE_LIMIT - fa->offset) {
+                fa->length = 4096;
+                fa->offset &= FUZZ_FILE_LIMIT - 1;
+            }
+        }
+    }
+    if (room == 0) {
+        in_num = 0;
+    }
+    make_segs(out, out_num, req, req_len);
+    make_segs(in, in_num, NULL, room);
+
+    used = fuse_server_handle(s, out, out_num, in, in_num);
+    check_reply(req, req_len, in, in_num, room, used);
+
+    free_segs(out, out_num);
+    free_segs(in, in_num);
+}
+
+static void auto_init(FuseServer *s)
+{
+    struct {
+        struct fuse_in_header ih;
+        struct fuse_init_in in;
+    } QEMU_PACKED req = {
+        .ih = { .len = sizeof(req), .opcode = FUSE_INIT, .unique = 1 },
+        .in = {
+            .major = FUSE_KERNEL_VERSION, .minor = 36,
+            .max_readahead = 128 * KiB,
+            .flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS |
+                     FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
+                     FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+                     FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
+                     FUSE_WRITEBACK_CACHE | FUSE_INIT_EXT,
+        },
+    };
+
+    run_one(s, 0, 3, sizeof(struct fuse_out_header) +
+            sizeof(struct fuse_init_out), (uint8_t *)&req, sizeof(req), 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const FuseSecurityModel models[] = {
+        FUSE_SM_MAPPED_XATTR, FUSE_SM_NONE, FUSE_SM_PASSTHROUGH,
+        FUSE_SM_MAPPED_XATTR,
+    };
+    FuseServerConfig cfg = {};
+    FuseServer *s;
+    Error *err = NULL;
+    uint64_t unique = 1;
+    size_t pos = 2;
+    int n;
+
+    if (size < 2) {
+        return -1;      /* not worth adding to the corpus */
+    }
+    populate_share();
+
+    cfg.source = fuzz_share;
+    cfg.security_model = models[data[0] & 3];
+    if (cfg.security_model == FUSE_SM_PASSTHROUGH && !fuzz_have_passthrough) {
+        cfg.security_model = FUSE_SM_MAPPED_XATTR;
+    }
+    cfg.readonly = data[0] & 4;
+    cfg.writeback = data[0] & 8;
+    cfg.xattr = !(data[0] & 16);
+    cfg.cache = (data[0] >> 5) & 3;
+    cfg.max_open_fds = 4 + data[1] % 61;
+    cfg.max_pages = 256;
+
+    s = fuse_server_new(&cfg, &err);
+    if (!s) {
+        fuzz_fail(error_get_pretty(err));
+    }
+    if (!(data[0] & 128)) {
+        auto_init(s);
+    }
+
+    for (n = 0; n < FUZZ_MAX_REQS && size - pos >= 8; n++) {
+        uint8_t split = data[pos];
+        uint8_t flags = data[pos + 1];
+        size_t room = (uint32_t)ldl_le_p(data + pos + 2) % (FUZZ_MAX_ROOM + 1);
+        size_t len = lduw_le_p(data + pos + 6);
+        g_autofree uint8_t *req = NULL;
+
+        pos += 8;
+        len = MIN(len, size - pos);
+        req = g_memdup2(data + pos, len);
+        pos += len;
+        run_one(s, split, flags, room, req, len, ++unique);
+    }
+
+    fuse_server_free(s);
+    if (count_fds() != fuzz_base_fds) {
+        fuzz_fail("host fds leaked");
+    }
+    check_outside();
+    return 0;
+}
