@@ -10,7 +10,7 @@
 # scenario are kept in build/test-logs/guest/.
 #
 # Usage: tests/guest/run.sh [SCENARIO...]
-#   scenarios: blk-native blk-io_uring blk-negative (default: all)
+#   scenarios: blk-native blk-io_uring blk-negative vfs (default: all)
 # Environment:
 #   QEMU=PATH                  the binary to test (default: the fastio build;
 #                              e.g. build/stock/obj/qemu-system-x86_64)
@@ -18,15 +18,18 @@
 #   FASTIO_GUEST_KERNEL=backports  boot <release>-backports' kernel
 #   FASTIO_GUEST_TIMEOUT=SEC   limit per boot (default 150)
 #   FASTIO_GUEST_KEEP_LOGS=1   keep the logs of passed scenarios too
+#   FASTIO_VFS_SEED=N          the vfs scenario's seed (default: random)
 #   FASTIO_RESULTS=FILE        where result lines are appended (tests/lib.sh)
 
 set -Eeuo pipefail
 trap 'echo "tests/guest/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=tests/guest/vfs-host.sh
+source "$(dirname "${BASH_SOURCE[0]}")/vfs-host.sh"
 
 readonly GUEST_TESTS=${TESTS_DIR}/guest
-readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative)
+readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative vfs)
 readonly LOG_DIR=${ROOT}/build/test-logs/guest
 readonly TIMEOUT=${FASTIO_GUEST_TIMEOUT:-150}
 readonly PROBE_TIMEOUT=25
@@ -265,6 +268,54 @@ scenario_blk_negative() {
     rm -f "${SHM}/${name}.raw"
 }
 
+# The in-process virtio-fs device as libvirt would run it: its queues on an
+# iothread, mapped-xattr, under libvirt's default seccomp sandbox.
+readonly VFS_SANDBOX=on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
+
+# scenario_vfs: virtio-fs-pci with a host folder; guest scenario vfs, then
+# the host checks what the guest left in the share (vfs-host.sh).
+scenario_vfs() {
+    local name=vfs title why base
+    title="guest: vfs (virtio-fs-pci, mapped-xattr, iothread, -sandbox: guest checks)"
+    why=$(vfs_cannot_run)
+    if [[ -n "${why}" ]]; then
+        result skip "${title}" "${why}"
+        return 0
+    fi
+    for base in "${SHM}" "${WORK}"; do
+        rm -rf "${base}/vfs" "${WORK}/vfs-expect"
+        vfs_prepare "${base}/vfs" "${WORK}/vfs-expect" && break
+        info "vfs: ${VFS_REASON}"
+        rm -rf "${base}/vfs"
+        VFS_SHARE=""
+    done
+    if [[ -z "${VFS_SHARE}" ]]; then
+        result skip "${title}" "${VFS_REASON}"
+        return 0
+    fi
+    info "vfs: seed ${VFS_SEED}, share ${VFS_SHARE}"
+    boot "${name}" vfs "${TIMEOUT}" "${VFS_APPEND}" -- \
+        -object iothread,id=io0 \
+        -device "virtio-fs-pci,tag=${VFS_TAG},source=${VFS_SHARE},security-model=mapped-xattr,iothread=io0" \
+        -sandbox "${VFS_SANDBOX}"
+    parse_console "${name}" vfs
+    if [[ "${OUTCOME}" == PASS ]]; then
+        result pass "${title}"
+    else
+        result fail "${title}" "${REASON}"
+    fi
+    vfs_check "guest: vfs" "${OUTCOME}"
+    if [[ "${OUTCOME}" == PASS && ${VFS_FAILED} -eq 0 ]]; then
+        drop_logs "${name}"
+        rm -f "${LOG_DIR}/${name}.share.log"
+    else
+        keep_logs "${name}"
+        vfs_dump "${LOG_DIR}/${name}.share.log"
+        echo "    | (the share: ${LOG_DIR}/${name}.share.log; seed ${VFS_SEED})"
+    fi
+    rm -rf "${VFS_ROOT}" "${VFS_EXPECT}"
+}
+
 main() {
     local scenarios=("$@") s start build_args=() kernel
     [[ ${#scenarios[@]} -gt 0 ]] || scenarios=("${ALL_SCENARIOS[@]}")
@@ -304,6 +355,7 @@ main() {
         blk-native) scenario_blk blk-native native ;;
         blk-io_uring) scenario_blk blk-io_uring io_uring ;;
         blk-negative) scenario_blk_negative ;;
+        vfs) scenario_vfs ;;
         esac
     done
     info "${#scenarios[@]} scenario(s) on ${ACCEL_NAME} in $((SECONDS - start)) s"

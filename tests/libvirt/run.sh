@@ -6,7 +6,10 @@
 # <iothreads> and a disk <driver cache='none' io='native' iothread='1'/>,
 # booting the guest-test kernel and initramfs.  The guest's blk-native
 # scenario must pass on the serial log; `virsh domcapabilities
-# --emulatorbin` must accept the binary.
+# --emulatorbin` must accept the binary.  A second domain (domain-vfs.xml)
+# adds our in-process virtio-fs-pci through the qemu:commandline namespace,
+# on libvirt's iothread1, with no <memoryBacking>; its guest runs the vfs
+# scenario and the host checks the share afterwards (guest/vfs-host.sh).
 #
 # The daemon runs in a private mount namespace with its own /etc/libvirt,
 # /run/libvirt and /var/{lib,cache,log}/libvirt, configured for root in a
@@ -22,12 +25,17 @@ set -Eeuo pipefail
 trap 'echo "tests/libvirt/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/guest/vfs-host.sh
+source "$(dirname "$0")/../guest/vfs-host.sh"
 
 readonly TIMEOUT=240
 readonly DISK_MIB=64
 
 QEMU_BIN=${QEMU:-${ROOT}/build/fastio/obj/qemu-system-x86_64}
 LOGDIR="${ROOT}/build/test-logs/libvirt"
+WORK=""   # private temporary folder (in /dev/shm)
+GUEST=""  # folder with vmlinuz and initramfs.img
+VT=""     # domain type: qemu (TCG) or kvm
 
 # Why libvirt cannot run here, or nothing.
 cannot_run() {
@@ -39,9 +47,33 @@ cannot_run() {
     [[ -x "${QEMU_BIN}" ]] || { echo "${QEMU_BIN} is not built"; return; }
 }
 
-# The part that runs inside the private mount namespace.
+# run_domain WORK KEY: create the transient domain WORK/KEY.domain.xml,
+# wait for it to end; prints KEY:CREATE-OK or KEY:CREATE-FAIL, and
+# KEY:GUEST-TIMEOUT; QEMU's log goes to WORK/KEY.qemu.log.
+run_domain() {
+    local work="$1" key="$2" dom i
+    dom=$(sed -n 's|.*<name>\(.*\)</name>.*|\1|p' "${work}/${key}.domain.xml")
+    if ! virsh -c qemu:///system create "${work}/${key}.domain.xml" \
+        >"${work}/${key}.create.log" 2>&1; then
+        echo "${key}:CREATE-FAIL"
+    else
+        for ((i = 0; i < TIMEOUT; i++)); do
+            virsh -c qemu:///system domstate "${dom}" >/dev/null 2>&1 || break
+            sleep 1
+        done
+        if virsh -c qemu:///system domstate "${dom}" >/dev/null 2>&1; then
+            virsh -c qemu:///system destroy "${dom}" >/dev/null 2>&1 || true
+            echo "${key}:GUEST-TIMEOUT"
+        fi
+        echo "${key}:CREATE-OK"
+    fi
+    cp "/var/log/libvirt/qemu/${dom}.log" "${work}/${key}.qemu.log" 2>/dev/null || true
+}
+
+# The part that runs inside the private mount namespace: WORK holds the
+# domains to run, WORK/*.domain.xml.
 inside() {
-    local work="$1" guest="$2" d
+    local work="$1" d
     for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt \
         /var/log/libvirt; do
         mkdir -p "${work}/root${d}" "${d}"
@@ -83,60 +115,139 @@ EOF
         echo "DOMCAPS-FAIL"
     fi
 
-    sed -e "s|@EMULATOR@|${QEMU_BIN}|" -e "s|@TYPE@|${VIRT_TYPE}|" \
-        -e "s|@GUEST@|${guest}|g" -e "s|@DISK@|${work}/disk.raw|" \
-        -e "s|@SERIAL@|${work}/serial.log|" \
-        "${TESTS_DIR}/libvirt/domain.xml" > "${work}/domain.xml"
-    if ! virsh -c qemu:///system create "${work}/domain.xml" >"${work}/create.log" 2>&1; then
-        echo "CREATE-FAIL"
-    else
-        for ((i = 0; i < TIMEOUT; i++)); do
-            virsh -c qemu:///system domstate fastio-e2e >/dev/null 2>&1 || break
-            sleep 1
-        done
-        if virsh -c qemu:///system domstate fastio-e2e >/dev/null 2>&1; then
-            virsh -c qemu:///system destroy fastio-e2e >/dev/null 2>&1 || true
-            echo "GUEST-TIMEOUT"
-        fi
-        echo "CREATE-OK"
-    fi
-    cp /var/log/libvirt/qemu/fastio-e2e.log "${work}/qemu.log" 2>/dev/null || true
+    for d in "${work}"/*.domain.xml; do
+        run_domain "${work}" "$(basename "${d}" .domain.xml)"
+    done
     kill "${pid}" 2>/dev/null || true
     wait "${pid}" 2>/dev/null || true
 }
 
+# fill_domain TEMPLATE OUT SERIAL [SED-EXPR...]: the domain XML with the
+# common @...@ filled in.
+fill_domain() {
+    local template="$1" out="$2" serial="$3"
+    shift 3
+    sed -e "s|@EMULATOR@|${QEMU_BIN}|" -e "s|@TYPE@|${VT}|" \
+        -e "s|@GUEST@|${GUEST}|g" -e "s|@SERIAL@|${serial}|" "$@" \
+        "${TESTS_DIR}/libvirt/${template}" > "${out}"
+}
+
+# keep_logs KEY: keep what WORK has of domain KEY in LOGDIR.
+keep_logs() {
+    local f
+    mkdir -p "${LOGDIR}"
+    for f in "${WORK}/$1".*.log "${WORK}/$1.domain.xml" "${WORK}/libvirtd.log"; do
+        [[ ! -f "${f}" ]] || cp "${f}" "${LOGDIR}/"
+    done
+    cat "${WORK}/inside.err" >> "${LOGDIR}/inside.err" 2>/dev/null || true
+    echo "    logs kept in ${LOGDIR#"${ROOT}"/}"
+}
+
+# check_sandbox KEY: libvirt's -sandbox on the domain's QEMU command line.
+check_sandbox() {
+    local key="$1" title="$2" sandbox
+    sandbox=$(grep -o -- '-sandbox [^ ]*' "${WORK}/${key}.qemu.log" 2>/dev/null || true)
+    if [[ "${sandbox}" == *"spawn=deny"* && "${sandbox}" == *"elevateprivileges=deny"* ]]; then
+        result pass "${title}"
+        echo "    libvirt ran: ${sandbox}"
+    else
+        result fail "${title}" "qemu command line has '${sandbox:-no -sandbox}'"
+    fi
+}
+
+check_blk() {
+    local out="$1" title
+    title="libvirt: domain with our emulator, io='native' on an iothread, passes blk-native"
+    if [[ "${out}" == *blk:CREATE-OK* && "${out}" != *blk:GUEST-TIMEOUT* ]] &&
+        tr -d '\r' 2>/dev/null < "${WORK}/blk.serial.log" | grep -q '^FASTIO-RESULT PASS blk-native$' &&
+        grep -q 'aio=native\|"aio":"native"' "${WORK}/blk.qemu.log"; then
+        result pass "${title}"
+    else
+        result fail "${title}" "$(grep -o 'blk:[A-Z-]*' <<< "${out}" | tr '\n' ' ')"
+        keep_logs blk
+    fi
+    check_sandbox blk "libvirt: the domain ran under libvirt's seccomp sandbox"
+}
+
+check_vfs() {
+    local out="$1" title reason="" outcome=FAIL serial line
+    title="libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs"
+    serial=$(tr -d '\r' 2>/dev/null < "${WORK}/vfs.serial.log" || true)
+    line=$(grep '^FASTIO-RESULT ' <<< "${serial}" || true)
+    if [[ "${out}" != *vfs:CREATE-OK* ]]; then
+        reason="virsh create failed: $(tail -n 1 "${WORK}/vfs.create.log" 2>/dev/null)"
+    elif [[ "${out}" == *vfs:GUEST-TIMEOUT* ]]; then
+        reason="the guest did not power off within ${TIMEOUT} s"
+    elif [[ "${line}" != "FASTIO-RESULT PASS vfs" ]]; then
+        reason=${line:-"no FASTIO-RESULT line on the serial console"}
+    elif ! grep -q '"driver":"virtio-fs-pci"' "${WORK}/vfs.qemu.log"; then
+        reason="no -device virtio-fs-pci on QEMU's command line"
+    elif grep -qi 'memfd\|share=on\|-mem-path' "${WORK}/vfs.qemu.log"; then
+        reason="QEMU got shared guest memory: $(grep -oi 'memfd[^ ]*\|[^ ]*share=on[^ ]*\|-mem-path [^ ]*' "${WORK}/vfs.qemu.log" | head -n 1)"
+    else
+        outcome=PASS
+    fi
+    if [[ "${outcome}" == PASS ]]; then
+        result pass "${title}"
+    else
+        result fail "${title}" "${reason}"
+    fi
+    check_sandbox vfs "libvirt: the virtio-fs domain ran under libvirt's seccomp sandbox"
+    vfs_check "libvirt: vfs" "${outcome}"
+    if [[ "${outcome}" != PASS || ${VFS_FAILED} -ne 0 ]]; then
+        keep_logs vfs
+        vfs_dump "${LOGDIR}/vfs.share.log"
+        tail -n 20 <<< "${serial}" | grep -v '^kmsg: ' | sed 's/^/    | /'
+    fi
+}
+
 main() {
-    local why work guest out title sandbox
+    local why vfs_why="" out title
     if [[ "${1:-}" == --inside ]]; then
         shift
-        VIRT_TYPE=$3
-        inside "$1" "$2"
+        VIRT_TYPE=$2
+        inside "$1"
         return 0
     fi
     why=$(cannot_run)
     if [[ -n "${why}" ]]; then
         result skip "libvirt: domain with our emulator boots and passes blk-native" "${why}"
+        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${why}"
         return 0
     fi
-    if ! guest=$("${TESTS_DIR}/guest/build-initramfs.sh"); then
+    if ! GUEST=$("${TESTS_DIR}/guest/build-initramfs.sh"); then
         result fail "libvirt: build the guest kernel and initramfs"
         return 0
     fi
-    work=$(mktemp -d /dev/shm/fastio-libvirt.XXXXXX)
+    WORK=$(mktemp -d /dev/shm/fastio-libvirt.XXXXXX)
     # shellcheck disable=SC2064
-    trap "rm -rf '${work}'" EXIT
-    truncate -s "${DISK_MIB}M" "${work}/disk.raw"
-    local vt=qemu
-    [[ "${FASTIO_GUEST_ACCEL:-}" == kvm ]] && vt=kvm
+    trap "rm -rf '${WORK}'" EXIT
+    truncate -s "${DISK_MIB}M" "${WORK}/disk.raw"
+    VT=qemu
+    [[ "${FASTIO_GUEST_ACCEL:-}" == kvm ]] && VT=kvm
+
+    fill_domain domain.xml "${WORK}/blk.domain.xml" "${WORK}/blk.serial.log" \
+        -e "s|@DISK@|${WORK}/disk.raw|"
+    vfs_why=$(vfs_cannot_run)
+    if [[ -z "${vfs_why}" ]] && ! vfs_prepare "${WORK}/vfs" "${WORK}/vfs-expect"; then
+        vfs_why=${VFS_REASON}
+    fi
+    if [[ -z "${vfs_why}" ]]; then
+        fill_domain domain-vfs.xml "${WORK}/vfs.domain.xml" "${WORK}/vfs.serial.log" \
+            -e "s|@APPEND@|${VFS_APPEND}|" -e "s|@TAG@|${VFS_TAG}|" \
+            -e "s|@SHARE@|${VFS_SHARE}|"
+        echo "    vfs: seed ${VFS_SEED}, share ${VFS_SHARE}"
+    fi
 
     out=$(unshare -m --propagation private "${BASH_SOURCE[0]}" --inside \
-        "${work}" "${guest}" "${vt}" 2>"${work}/inside.err") || true
+        "${WORK}" "${VT}" 2>"${WORK}/inside.err") || true
 
     mkdir -p "${LOGDIR}"
     if [[ "${out}" == *DAEMON-DOWN* ]]; then
-        cp "${work}/libvirtd.log" "${LOGDIR}/" 2>/dev/null || true
-        result skip "libvirt: domain with our emulator boots and passes blk-native" \
-            "libvirtd did not start here (log in ${LOGDIR#"${ROOT}"/})"
+        cp "${WORK}/libvirtd.log" "${LOGDIR}/" 2>/dev/null || true
+        why="libvirtd did not start here (log in ${LOGDIR#"${ROOT}"/})"
+        result skip "libvirt: domain with our emulator boots and passes blk-native" "${why}"
+        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${why}"
         return 0
     fi
 
@@ -145,28 +256,13 @@ main() {
         result pass "${title}"
     else
         result fail "${title}"
-        cp "${work}/domcaps.xml" "${LOGDIR}/" 2>/dev/null || true
+        cp "${WORK}/domcaps.xml" "${LOGDIR}/" 2>/dev/null || true
     fi
-
-    title="libvirt: domain with our emulator, io='native' on an iothread, passes blk-native"
-    sandbox=$(grep -o -- '-sandbox [^ ]*' "${work}/qemu.log" 2>/dev/null || true)
-    if [[ "${out}" == *CREATE-OK* && "${out}" != *GUEST-TIMEOUT* ]] &&
-        tr -d '\r' < "${work}/serial.log" | grep -q '^FASTIO-RESULT PASS blk-native$' &&
-        grep -q 'aio=native\|"aio":"native"' "${work}/qemu.log"; then
-        result pass "${title}"
-        info_line="${sandbox:-no -sandbox option seen}"
-        echo "    libvirt ran: ${info_line}"
+    check_blk "${out}"
+    if [[ -n "${vfs_why}" ]]; then
+        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${vfs_why}"
     else
-        result fail "${title}" "$(echo "${out}" | tr '\n' ' ')"
-        cp "${work}"/*.log "${work}/domain.xml" "${LOGDIR}/" 2>/dev/null || true
-        cat "${work}/inside.err" >> "${LOGDIR}/inside.err" 2>/dev/null || true
-        echo "    logs kept in ${LOGDIR#"${ROOT}"/}"
-    fi
-    title="libvirt: the domain ran under libvirt's seccomp sandbox"
-    if [[ "${sandbox}" == *"spawn=deny"* && "${sandbox}" == *"elevateprivileges=deny"* ]]; then
-        result pass "${title}"
-    else
-        result fail "${title}" "qemu command line has '${sandbox:-no -sandbox}'"
+        check_vfs "${out}"
     fi
 }
 
