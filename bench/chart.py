@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Bar charts of a bench results folder: CPU per I/O, ours against stock
-# (and host-native fio for qemu-img bench).  Usage: chart.py RESULTS_DIR
+# (and host-native fio for qemu-img bench), and for shared folders CPU per
+# request of each configuration.  Usage: chart.py RESULTS_DIR
 
 import json
 import os
@@ -14,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def bars(ax, labels, series, title, ylabel):
+def bars(ax, labels, series, title, ylabel, yscale="linear"):
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series):
         xs = [x + i * width for x in range(len(labels))]
@@ -24,6 +25,7 @@ def bars(ax, labels, series, title, ylabel):
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_yscale(yscale)
     ax.legend(fontsize=7)
 
 
@@ -49,8 +51,21 @@ def main():
              ("stock", [r["stock_iothread_us_per_io"] for r in rows])],
             "guest fio on virtio-blk: iothread CPU per I/O (lower is better)",
             "us"))
+    fs = os.path.join(out, "fsbench.json")
+    if os.path.exists(fs):
+        rows = json.load(open(fs))["rows"]
+        jobs = list(dict.fromkeys(r["job"] for r in rows))
+        configs = list(dict.fromkeys(r["config"] for r in rows))
+        cpu = {(r["job"], r["config"]): r["cpu_us_per_op"] for r in rows}
+        panels.append((
+            jobs,
+            [(c, [cpu.get((j, c)) or 0 for j in jobs]) for c in configs],
+            "shared folder in the guest: device-side host CPU per request "
+            "(QEMU non-vCPU threads + virtiofsd; lower is better, log scale)",
+            "us", "log"))
     if not panels:
-        sys.exit(f"chart: no imgbench.json or guestbench.json in {out}")
+        sys.exit(f"chart: no imgbench.json, guestbench.json or fsbench.json "
+                 f"in {out}")
     fig, axes = plt.subplots(len(panels), 1,
                              figsize=(11, 4.5 * len(panels)), squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The benchmark: ours against the stock build of the same tarball and
-# host-native fio, in one run.  Writes results/<date>/{*.md,*.json,chart.png}.
+# host-native fio, and shared folders (our virtio-fs, virtio-9p, Debian's C
+# and Rust virtiofsd), in one run.  Writes results/<date>/{*.md,*.json,chart.png}.
 # It asserts nothing about speed; it fails if a configuration does not run.
 #
-# Usage: bench/run.sh [--quick] [imgbench] [guestbench]
+# Usage: bench/run.sh [--quick] [imgbench] [guestbench] [fsbench]
 #   --quick   fewer pairs and shorter jobs (a smoke run, noisy)
 
 set -Eeuo pipefail
@@ -17,11 +18,11 @@ main() {
     for p in "$@"; do
         case "${p}" in
         --quick) quick=1 ;;
-        imgbench | guestbench) parts+=("${p}") ;;
+        imgbench | guestbench | fsbench) parts+=("${p}") ;;
         *) echo "bench/run.sh: unknown argument '${p}'" >&2; exit 2 ;;
         esac
     done
-    [[ ${#parts[@]} -gt 0 ]] || parts=(imgbench guestbench)
+    [[ ${#parts[@]} -gt 0 ]] || parts=(imgbench guestbench fsbench)
 
     if [[ ${EUID} -eq 0 ]]; then
         "${root}/ci/install-deps.sh" --bench
@@ -47,6 +48,14 @@ main() {
                     --configs native,io_uring --poll off
             else
                 "${root}/bench/guestbench.py" --out "${out}"
+            fi ;;
+        fsbench)
+            if [[ ${quick} -eq 1 ]]; then
+                "${root}/bench/fsbench.py" --out "${out}" --runtime 3 \
+                    --jobs randread-4k-libaio-qd16,seqwrite-1m,meta,untar \
+                    --files 500 --tar-files 300
+            else
+                "${root}/bench/fsbench.py" --out "${out}"
             fi ;;
         esac
     done
