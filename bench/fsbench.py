@@ -46,6 +46,8 @@ import tempfile
 import threading
 import time
 
+from qemucpu import qemu_cpu
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 CACHE = os.environ.get("QEMU_FASTIO_CACHE") or os.path.join(
@@ -84,36 +86,6 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- CPU time
-
-def qemu_cpu(pid):
-    """CPU seconds of the whole QEMU process and of its vCPU threads.
-
-    Worker threads come and go; an exited thread's time stays in the
-    process total, so the device side is the total less the vCPUs.
-    """
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / TICK
-    vcpu = iothread = 0.0
-    groups = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                tf = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        secs = (int(tf[11]) + int(tf[12])) / TICK
-        group = re.sub(r"\d+", "N", comm)
-        groups[group] = groups.get(group, 0.0) + secs
-        if re.match(r"CPU \d+/", comm):
-            vcpu += secs
-        elif comm.startswith("IO "):
-            iothread += secs
-    groups["(exited threads)"] = total - sum(groups.values())
-    return total, vcpu, iothread, groups
-
 
 def tree_cpu(root):
     """CPU seconds of process ROOT and all its descendants.

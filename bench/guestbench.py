@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 
+from qemucpu import qemu_cpu
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICK = os.sysconf("SC_CLK_TCK")
 
 # fio jobs, defined in tests/guest/scenarios/bench-blk.sh
 JOBS = ("randread-qd1", "randread-qd32", "randwrite-qd1", "randwrite-qd32",
@@ -41,32 +42,6 @@ CONFIGS = {  # name -> (aio, iothreads, queues)
     "native-2q": ("native", 2, 2),
     "alloc-native": ("native", 1, 1),
 }
-
-
-def proc_cpu(pid):
-    """CPU seconds of the whole process, its vCPU and its iothread threads.
-
-    Thread-pool workers come and go; an exited thread's time stays in the
-    process total, so the device side is the total less the vCPUs.
-    """
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / TICK
-    vcpu = iothread = 0.0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                tf = f.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        secs = (int(tf[11]) + int(tf[12])) / TICK
-        if re.match(r"CPU \d+/", comm):
-            vcpu += secs
-        elif comm.startswith("IO "):
-            iothread += secs
-    return total, vcpu, iothread
 
 
 def qemu_cmd(qemu, guest, disk, cfg, accel, jobs, runtime, poll_max_ns):
@@ -130,7 +105,7 @@ def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
                 raise RuntimeError("timed out")
             m = re.match(r"FASTIO-JOB-(BEGIN|END) (\S+)", line)
             if m:
-                sample = proc_cpu(proc.pid)
+                sample = qemu_cpu(proc.pid)[:3]
                 if m.group(1) == "BEGIN":
                     begin[m.group(2)] = (time.monotonic(), sample)
                 else:

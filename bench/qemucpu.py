@@ -1,0 +1,41 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# CPU time of a QEMU process started with -name X,debug-threads=on, split
+# into its vCPU threads, its iothreads and the rest; shared by the guest
+# benchmarks.
+
+import os
+import re
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def qemu_cpu(pid):
+    """CPU seconds of the whole QEMU process and of its vCPU threads.
+
+    Worker threads come and go; an exited thread's time stays in the
+    process total, so the device side is the total less the vCPUs.
+    """
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / TICK
+    vcpu = iothread = 0.0
+    groups = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                tf = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        secs = (int(tf[11]) + int(tf[12])) / TICK
+        group = re.sub(r"\d+", "N", comm)
+        groups[group] = groups.get(group, 0.0) + secs
+        if re.match(r"CPU \d+/", comm):
+            vcpu += secs
+        elif comm.startswith("IO "):
+            iothread += secs
+    groups["(exited threads)"] = total - sum(groups.values())
+    return total, vcpu, iothread, groups
