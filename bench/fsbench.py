@@ -537,7 +537,9 @@ class Bench:
 # --------------------------------------------------------------- report
 
 def ratio(value, base):
-    if value is None or not base:
+    # CPU is counted in clock ticks: a figure within a tick of zero (or
+    # below it, after the idle subtraction) has no meaningful ratio.
+    if value is None or base is None or value <= 0 or base <= 1e-3:
         return None
     return value / base
 
