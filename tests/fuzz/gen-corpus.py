@@ -27,7 +27,9 @@ OP = dict(LOOKUP=1, FORGET=2, GETATTR=3, SETATTR=4, READLINK=5, SYMLINK=6,
           SETLK=32, SETLKW=33, ACCESS=34, CREATE=35, INTERRUPT=36, BMAP=37,
           DESTROY=38, IOCTL=39, BATCH_FORGET=42, FALLOCATE=43,
           READDIRPLUS=44, RENAME2=45, LSEEK=46, COPY_FILE_RANGE=47,
-          SYNCFS=50)
+          SETUPMAPPING=48, REMOVEMAPPING=49, SYNCFS=50)
+MAP_READ, MAP_WRITE = 1, 2
+MIB = 1 << 20
 
 OUT_HDR = 16
 ENTRY_OUT = 128
@@ -128,6 +130,23 @@ def seeds():
         .setattr(2, FATTR_SIZE | FATTR_FH, fh=1, size=10)
         .req("FSYNC", 2, struct.pack("<QII", 1, 1, 0))
         .release(2, 1).req("UNLINK", ROOT, cstr("new")))
+
+    # the harness gives the server a 4 MiB DAX window (two 2 MiB granules)
+    s["dax-map-remove"] = (
+        Seq().create(ROOT, "dax")
+        .write(2, 1, 0, b"dax data " * 512)
+        .req("SETUPMAPPING", 2, struct.pack("<QQQQQ", 1, 0, 2 * MIB,
+                                            MAP_READ | MAP_WRITE, 0))
+        .req("SETUPMAPPING", 2, struct.pack("<QQQQQ", 2**64 - 1, 0, 2 * MIB,
+                                            MAP_READ, 2 * MIB))
+        .req("SETUPMAPPING", 2, struct.pack("<QQQQQ", 1, 2 * MIB, 2 * MIB,
+                                            MAP_READ, 4 * MIB))
+        .req("REMOVEMAPPING", 2, struct.pack("<I", 2) +
+             struct.pack("<QQ", 0, 2 * MIB) + struct.pack("<QQ", 2 * MIB, 2 * MIB))
+        .req("SETUPMAPPING", 2, struct.pack("<QQQQQ", 1, 0, 2 * MIB,
+                                            MAP_READ, 0))
+        .setattr(2, FATTR_SIZE | FATTR_FH, fh=1, size=10)
+        .release(2, 1))
 
     s["readdir-plus"] = (
         Seq().open(ROOT, op="OPENDIR")

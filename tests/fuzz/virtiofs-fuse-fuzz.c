@@ -24,14 +24,15 @@
  *     u32 room   reply bytes (at most FUZZ_MAX_ROOM)
  *     u16 size   request bytes that follow
  *
- * Each input starts from a fresh server on a freshly populated share
- * (node ids and file handles are then the same on every run: the root is
+ * Each input starts from a fresh server, with a 4 MiB DAX window, on a
+ * freshly populated share (node ids and file handles are then the same on every run: the root is
  * 1, the first LOOKUP gets 2, the first OPEN fh 1), so the seed corpus
  * can use fixed ids.  After each input the harness checks that:
  *   - every reply is well formed: its length is what the server said, at
  *     most the room, its unique matches, its error a small negative errno
  *     and an error reply carries no payload;
- *   - freeing the server gives back every host fd;
+ *   - freeing the server gives back every host fd, and leaves no file
+ *     mapped in the DAX window;
  *   - nothing outside the share changed (a sibling directory with a
  *     secret file that symlinks in the share point to).
  * A violation abort()s, which libFuzzer reports as a crash.
@@ -65,6 +66,10 @@ static bool fuzz_have_passthrough;
 static struct stat fuzz_secret_st;
 
 static const char fuzz_secret[] = "SECRET outside the share\n";
+
+/* The DAX window every server gets: two 2 MiB granules, 2 MiB aligned */
+#define FUZZ_DAX_SIZE (4 * 1024 * 1024)
+static uint8_t *fuzz_dax;
 
 static G_NORETURN void fuzz_fail(const char *why)
 {
@@ -269,6 +274,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuse_server_free(s);
     error_free(err);
 
+    /* reserve twice the window, keep a 2 MiB aligned part */
+    fuzz_dax = mmap(NULL, 2 * FUZZ_DAX_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (fuzz_dax == MAP_FAILED) {
+        fuzz_fail("cannot reserve the DAX window");
+    }
+    fuzz_dax = QEMU_ALIGN_PTR_UP(fuzz_dax, 2 * 1024 * 1024);
+
     fuzz_base_fds = count_fds();
     return 0;
 }
@@ -401,6 +414,35 @@ static void auto_init(FuseServer *s)
             sizeof(struct fuse_init_out), (uint8_t *)&req, sizeof(req), 1);
 }
 
+/*
+ * Once the server is gone, no file may stay mapped in the DAX window (it
+ * would keep a host file open and visible to the next guest).
+ */
+static void check_dax_window(void)
+{
+    uintptr_t start = (uintptr_t)fuzz_dax, end = start + FUZZ_DAX_SIZE;
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+
+    if (!f) {
+        fuzz_fail("cannot read /proc/self/maps");
+    }
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi, ino;
+        unsigned int major, minor;
+
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &major,
+                   &minor, &ino) != 5) {
+            continue;
+        }
+        if (lo < end && hi > start && ino != 0) {
+            fclose(f);
+            fuzz_fail("a file is still mapped in the DAX window");
+        }
+    }
+    fclose(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const FuseSecurityModel models[] = {
@@ -430,6 +472,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.cache = (data[0] >> 5) & 3;
     cfg.max_open_fds = 4 + data[1] % 61;
     cfg.max_pages = 256;
+    cfg.dax_window = fuzz_dax;
+    cfg.dax_window_size = FUZZ_DAX_SIZE;
 
     s = fuse_server_new(&cfg, &err);
     if (!s) {
@@ -457,6 +501,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (count_fds() != fuzz_base_fds) {
         fuzz_fail("host fds leaked");
     }
+    check_dax_window();
     check_outside();
     return 0;
 }
