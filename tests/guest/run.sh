@@ -10,12 +10,14 @@
 # scenario are kept in build/test-logs/guest/.
 #
 # Usage: tests/guest/run.sh [SCENARIO...]
-#   scenarios: blk-native blk-io_uring blk-negative vfs (default: all)
+#   scenarios: blk-native blk-io_uring blk-negative vfs vfs-mq vfs-dax
+#   (default: all)
 # Environment:
 #   QEMU=PATH                  the binary to test (default: the fastio build;
 #                              e.g. build/stock/obj/qemu-system-x86_64)
 #   FASTIO_GUEST_ACCEL=kvm|tcg use this accelerator, do not probe for KVM
-#   FASTIO_GUEST_KERNEL=backports  boot <release>-backports' kernel
+#   FASTIO_GUEST_KERNEL=backports  boot <release>-backports' kernel (vfs-mq
+#                              always does: it needs Linux 6.11+)
 #   FASTIO_GUEST_TIMEOUT=SEC   limit per boot (default 150)
 #   FASTIO_GUEST_KEEP_LOGS=1   keep the logs of passed scenarios too
 #   FASTIO_VFS_SEED=N          the vfs scenario's seed (default: random)
@@ -29,7 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/vfs-host.sh"
 
 readonly GUEST_TESTS=${TESTS_DIR}/guest
-readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative vfs)
+readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative vfs vfs-mq vfs-dax)
 readonly LOG_DIR=${ROOT}/build/test-logs/guest
 readonly TIMEOUT=${FASTIO_GUEST_TIMEOUT:-150}
 readonly PROBE_TIMEOUT=25
@@ -41,6 +43,10 @@ readonly BAD_SECTOR=2048
 
 QEMU_BIN=""
 GUEST=""     # folder with vmlinuz and initramfs.img
+GUEST_MQ=""  # the same with a kernel whose virtiofs uses several queues
+GUEST_MQ_WHY=""
+BOOT_GUEST=""  # if set, boot() takes the guest from here instead
+BOOT_SMP=1     # guest CPUs of boot()
 WORK=""      # private temporary folder
 SHM=""       # disk images (tmpfs)
 ACCEL=()     # -accel/-cpu arguments
@@ -70,10 +76,11 @@ boot() {
     shift 5
     local cmd=(
         "${QEMU_BIN}" -name "fastio-${name},debug-threads=on"
-        -machine q35 "${ACCEL[@]}" -smp 1 -m 512M
+        -machine q35 "${ACCEL[@]}" -smp "${BOOT_SMP}" -m 512M
         -nodefaults -no-user-config -display none -no-reboot
         -serial "file:${WORK}/${name}.console"
-        -kernel "${GUEST}/vmlinuz" -initrd "${GUEST}/initramfs.img"
+        -kernel "${BOOT_GUEST:-${GUEST}}/vmlinuz"
+        -initrd "${BOOT_GUEST:-${GUEST}}/initramfs.img"
         -append "console=ttyS0 panic=-1 quiet fastio.scenario=${scenario}${append:+ ${append}}"
         "$@"
     )
@@ -151,6 +158,31 @@ drop_logs() {
             rm -f "${LOG_DIR}/${name}.${f}.log"
         fi
     done
+}
+
+# guest_mq: GUEST_MQ, a guest whose virtiofs driver uses several request
+# queues (Linux 6.11+): ours if it is new enough, else the backports one.
+guest_mq() {
+    local g
+    g=${GUEST}
+    if ! kernel_at_least "$(cat "${g}/kernel-release")" 6 11; then
+        if ! g=$("${GUEST_TESTS}/build-initramfs.sh" --backports); then
+            GUEST_MQ_WHY="building the backports guest failed (messages above)"
+            return 0
+        fi
+    fi
+    if ! kernel_at_least "$(cat "${g}/kernel-release")" 6 11; then
+        GUEST_MQ_WHY="the newest guest kernel here is $(cat "${g}/kernel-release")"
+        return 0
+    fi
+    GUEST_MQ=${g}
+}
+
+# kernel_at_least RELEASE MAJOR MINOR
+kernel_at_least() {
+    local major minor
+    IFS=. read -r major minor _ <<< "$1"
+    [[ ${major} -gt $2 || ( ${major} -eq $2 && ${minor%%[!0-9]*} -ge $3 ) ]]
 }
 
 probe_accel() {
@@ -268,15 +300,17 @@ scenario_blk_negative() {
     rm -f "${SHM}/${name}.raw"
 }
 
-# The in-process virtio-fs device as libvirt would run it: its queues on an
-# iothread, mapped-xattr, under libvirt's default seccomp sandbox.
+# libvirt's default seccomp sandbox, for the virtio-fs scenarios.
 readonly VFS_SANDBOX=on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
 
-# scenario_vfs: virtio-fs-pci with a host folder; guest scenario vfs, then
-# the host checks what the guest left in the share (vfs-host.sh).
+# scenario_vfs NAME TITLE APPEND -- QEMU-ARGS...: boot NAME with a
+# virtio-fs-pci device on a host folder (QEMU-ARGS give the device; the
+# word SOURCE in them is replaced by the share's path), guest scenario vfs
+# with the extra kernel arguments APPEND, then the host checks what the
+# guest left in the share (vfs-host.sh).
 scenario_vfs() {
-    local name=vfs title why base
-    title="guest: vfs (virtio-fs-pci, mapped-xattr, iothread, -sandbox: guest checks)"
+    local name="$1" title="$2" append="$3" why base arg args=()
+    shift 4
     why=$(vfs_cannot_run)
     if [[ -n "${why}" ]]; then
         result skip "${title}" "${why}"
@@ -285,7 +319,7 @@ scenario_vfs() {
     for base in "${SHM}" "${WORK}"; do
         rm -rf "${base}/vfs" "${WORK}/vfs-expect"
         vfs_prepare "${base}/vfs" "${WORK}/vfs-expect" && break
-        info "vfs: ${VFS_REASON}"
+        info "${name}: ${VFS_REASON}"
         rm -rf "${base}/vfs"
         VFS_SHARE=""
     done
@@ -293,18 +327,19 @@ scenario_vfs() {
         result skip "${title}" "${VFS_REASON}"
         return 0
     fi
-    info "vfs: seed ${VFS_SEED}, share ${VFS_SHARE}"
-    boot "${name}" vfs "${TIMEOUT}" "${VFS_APPEND}" -- \
-        -object iothread,id=io0 \
-        -device "virtio-fs-pci,tag=${VFS_TAG},source=${VFS_SHARE},security-model=mapped-xattr,iothread=io0" \
-        -sandbox "${VFS_SANDBOX}"
+    for arg in "$@"; do
+        args+=("${arg//SOURCE/${VFS_SHARE}}")
+    done
+    info "${name}: seed ${VFS_SEED}, share ${VFS_SHARE}"
+    boot "${name}" vfs "${TIMEOUT}" "${VFS_APPEND}${append:+ ${append}}" -- \
+        "${args[@]}" -sandbox "${VFS_SANDBOX}"
     parse_console "${name}" vfs
     if [[ "${OUTCOME}" == PASS ]]; then
         result pass "${title}"
     else
         result fail "${title}" "${REASON}"
     fi
-    vfs_check "guest: vfs" "${OUTCOME}"
+    vfs_check "guest: ${name}" "${OUTCOME}"
     if [[ "${OUTCOME}" == PASS && ${VFS_FAILED} -eq 0 ]]; then
         drop_logs "${name}"
         rm -f "${LOG_DIR}/${name}.share.log"
@@ -314,6 +349,40 @@ scenario_vfs() {
         echo "    | (the share: ${LOG_DIR}/${name}.share.log; seed ${VFS_SEED})"
     fi
     rm -rf "${VFS_ROOT}" "${VFS_EXPECT}"
+}
+
+# The in-process virtio-fs device as libvirt would run it: its queues on an
+# iothread, mapped-xattr, under libvirt's default seccomp sandbox.
+scenario_vfs_plain() {
+    scenario_vfs vfs \
+        "guest: vfs (virtio-fs-pci, mapped-xattr, iothread, -sandbox: guest checks)" "" -- \
+        -object iothread,id=io0 \
+        -device "virtio-fs-pci,tag=${VFS_TAG},source=SOURCE,security-model=mapped-xattr,iothread=io0"
+}
+
+# Two request queues on two iothreads, requests handed to the thread pool,
+# two guest CPUs: every queue must carry requests.  Linux sends requests on
+# several queues from 6.11 on, so this boots <release>-backports' kernel.
+scenario_vfs_mq() {
+    local title="guest: vfs-mq (2 request queues on 2 iothreads, thread pool, 2 CPUs)"
+    if [[ -z "${GUEST_MQ}" ]]; then
+        result fail "${title}" "no guest with a multi-queue virtiofs driver: ${GUEST_MQ_WHY}"
+        return 0
+    fi
+    info "vfs-mq: kernel $(cat "${GUEST_MQ}/kernel-release")"
+    BOOT_GUEST=${GUEST_MQ} BOOT_SMP=2 scenario_vfs vfs-mq "${title}" "fastio.vfs.queues=2" -- \
+        -object iothread,id=io0 -object iothread,id=io1 \
+        -device "{\"driver\":\"virtio-fs-pci\",\"tag\":\"${VFS_TAG}\",\"source\":\"SOURCE\",\"security-model\":\"mapped-xattr\",\"num-request-queues\":2,\"thread-mode\":\"pool\",\"iothread-vq-mapping\":[{\"iothread\":\"io0\"},{\"iothread\":\"io1\"}]}"
+}
+
+# The DAX window: the guest mounts with dax=always, so file data moves
+# through host file ranges mapped into the cache BAR (plus an mmap job).
+scenario_vfs_dax() {
+    scenario_vfs vfs-dax \
+        "guest: vfs-dax (virtio-fs-pci cache-size=256M, mount -o dax=always)" \
+        "fastio.vfs.opts=dax=always" -- \
+        -object iothread,id=io0 \
+        -device "virtio-fs-pci,tag=${VFS_TAG},source=SOURCE,security-model=mapped-xattr,iothread=io0,cache-size=256M"
 }
 
 main() {
@@ -339,6 +408,9 @@ main() {
     fi
     kernel=$(cat "${GUEST}/kernel-release")
     info "kernel ${kernel}, ${GUEST}"
+    if [[ " ${scenarios[*]} " == *" vfs-mq "* ]]; then
+        guest_mq
+    fi
 
     WORK=$(mktemp -d)
     if [[ -d /dev/shm && -w /dev/shm ]]; then
@@ -355,7 +427,9 @@ main() {
         blk-native) scenario_blk blk-native native ;;
         blk-io_uring) scenario_blk blk-io_uring io_uring ;;
         blk-negative) scenario_blk_negative ;;
-        vfs) scenario_vfs ;;
+        vfs) scenario_vfs_plain ;;
+        vfs-mq) scenario_vfs_mq ;;
+        vfs-dax) scenario_vfs_dax ;;
         esac
     done
     info "${#scenarios[@]} scenario(s) on ${ACCEL_NAME} in $((SECONDS - start)) s"

@@ -8,8 +8,10 @@
 # scenario must pass on the serial log; `virsh domcapabilities
 # --emulatorbin` must accept the binary.  A second domain (domain-vfs.xml)
 # adds our in-process virtio-fs-pci through the qemu:commandline namespace,
-# on libvirt's iothread1, with no <memoryBacking>; its guest runs the vfs
-# scenario and the host checks the share afterwards (guest/vfs-host.sh).
+# with two request queues on libvirt's iothread1 and iothread2 and a DAX
+# window, with no <memoryBacking>; its guest mounts it with dax=always,
+# runs the vfs scenario and the host checks the share afterwards
+# (guest/vfs-host.sh).
 #
 # The daemon runs in a private mount namespace with its own /etc/libvirt,
 # /run/libvirt and /var/{lib,cache,log}/libvirt, configured for root in a
@@ -28,6 +30,7 @@ source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/guest/vfs-host.sh
 source "$(dirname "$0")/../guest/vfs-host.sh"
 
+readonly VFS_TITLE="libvirt: virtio-fs-pci via qemu:commandline (2 queues on 2 iothreads, DAX), no <memoryBacking>, passes vfs"
 readonly TIMEOUT=240
 readonly DISK_MIB=64
 
@@ -171,7 +174,7 @@ check_blk() {
 
 check_vfs() {
     local out="$1" title reason="" outcome=FAIL serial line
-    title="libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs"
+    title=${VFS_TITLE}
     serial=$(tr -d '\r' 2>/dev/null < "${WORK}/vfs.serial.log" || true)
     line=$(grep '^FASTIO-RESULT ' <<< "${serial}" || true)
     if [[ "${out}" != *vfs:CREATE-OK* ]]; then
@@ -212,7 +215,7 @@ main() {
     why=$(cannot_run)
     if [[ -n "${why}" ]]; then
         result skip "libvirt: domain with our emulator boots and passes blk-native" "${why}"
-        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${why}"
+        result skip "${VFS_TITLE}" "${why}"
         return 0
     fi
     if ! GUEST=$("${TESTS_DIR}/guest/build-initramfs.sh"); then
@@ -247,7 +250,7 @@ main() {
         cp "${WORK}/libvirtd.log" "${LOGDIR}/" 2>/dev/null || true
         why="libvirtd did not start here (log in ${LOGDIR#"${ROOT}"/})"
         result skip "libvirt: domain with our emulator boots and passes blk-native" "${why}"
-        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${why}"
+        result skip "${VFS_TITLE}" "${why}"
         return 0
     fi
 
@@ -260,7 +263,7 @@ main() {
     fi
     check_blk "${out}"
     if [[ -n "${vfs_why}" ]]; then
-        result skip "libvirt: virtio-fs-pci via qemu:commandline, no <memoryBacking>, passes vfs" "${vfs_why}"
+        result skip "${VFS_TITLE}" "${vfs_why}"
     else
         check_vfs "${out}"
     fi

@@ -7,6 +7,7 @@
 # Kernel command line:
 #   fastio.fs.type=virtiofs|9p   how to mount the share
 #   fastio.fs.tag=TAG            its tag (default "share")
+#   fastio.fs.opts=OPTS          extra mount options (e.g. dax=always)
 #   fastio.bench.jobs=LIST       the jobs, in order (see job_args, meta,
 #                                untar; idle sleeps for the runtime, to
 #                                measure the host's CPU use of an idle guest)
@@ -27,6 +28,7 @@
 
 fstype=""
 tag=share
+opts=""
 jobs=""
 runtime=6
 size=128
@@ -36,6 +38,7 @@ for arg in ${cmdline}; do
     case "${arg}" in
     fastio.fs.type=*) fstype="${arg#*=}" ;;
     fastio.fs.tag=*) tag="${arg#*=}" ;;
+    fastio.fs.opts=*) opts="${arg#*=}" ;;
     fastio.bench.jobs=*) jobs="${arg#*=}" ;;
     fastio.bench.runtime=*) runtime="${arg#*=}" ;;
     fastio.bench.size=*) size="${arg#*=}" ;;
@@ -77,6 +80,9 @@ job_args() {
     randread-4k-libaio-qd16) echo "--rw=randread --bs=4k --ioengine=libaio --iodepth=16" ;;
     randwrite-4k-psync) echo "--rw=randwrite --bs=4k --ioengine=psync --iodepth=1" ;;
     randwrite-4k-libaio-qd16) echo "--rw=randwrite --bs=4k --ioengine=libaio --iodepth=16" ;;
+    # two jobs, one pinned to each CPU: Linux 6.11+ puts each CPU's
+    # requests on its own request queue
+    randread-4k-libaio-2x8) echo "--rw=randread --bs=4k --ioengine=libaio --iodepth=8 --numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split" ;;
     seqread-1m) echo "--rw=read --bs=1M --ioengine=psync --iodepth=1" ;;
     seqwrite-1m) echo "--rw=write --bs=1M --ioengine=psync --iodepth=1" ;;
     *) return 1 ;;
@@ -168,7 +174,7 @@ mkdir -p "${mnt}"
 i=0
 while :; do
     case "${fstype}" in
-    virtiofs) mount -t virtiofs "${tag}" "${mnt}" && break ;;
+    virtiofs) mount -t virtiofs ${opts:+-o "${opts}"} "${tag}" "${mnt}" && break ;;
     9p)
         mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap \
             "${tag}" "${mnt}" && break ;;
@@ -179,6 +185,12 @@ while :; do
     sleep 0.5
 done
 [ -f "${mnt}/fio.dat" ] || fail "no fio.dat in the share"
+case ",${opts}," in
+*,dax=always,*)
+    grep " ${mnt} " /proc/mounts | grep -q dax=always ||
+        fail "the share is not mounted with dax=always: $(grep " ${mnt} " /proc/mounts)" ;;
+esac
+grep " ${mnt} " /proc/mounts | sed 's/^/mount: /'
 
 for job in $(echo "${jobs}" | tr ',' ' '); do
     case "${job}" in

@@ -12,7 +12,11 @@
 #                 that build guest/compose from host/rand-src
 #   tree.tar.gz   a tree (with its SHA256SUMS) to untar and remove
 # Kernel arguments: fastio.vfs.tag=TAG fastio.vfs.manifest=SHA256
-# fastio.vfs.seed=N [fastio.vfs.fio=0 skips the fio jobs].
+# fastio.vfs.seed=N [fastio.vfs.fio=0 skips the fio jobs]
+# [fastio.vfs.opts=OPTS mounts with -o OPTS; with dax=always the share must
+# really be mounted with DAX and the fio jobs add an mmap job]
+# [fastio.vfs.queues=N: the device has N request queues; every one must
+# carry requests (one workload pinned to each CPU; needs Linux 6.11+)].
 #
 # Everything the guest leaves in guest/ is checked again by the host after
 # the power-off (vfs-host.sh): keep the two in step.
@@ -62,14 +66,28 @@ expect() {
 TAG=$(param tag)
 MANIFEST_SUM=$(param manifest)
 SEED=$(param seed)
+OPTS=$(param opts)
+QUEUES=$(param queues 1)
 if [ -z "${TAG}" ] || [ -z "${MANIFEST_SUM}" ] || [ -z "${SEED}" ]; then
     fail "fastio.vfs.tag/manifest/seed missing from the kernel command line"
 fi
 
+# vfs_mount: mount the share (with fastio.vfs.opts), and check that DAX
+# is on when it was asked for.
+vfs_mount() {
+    mount -t virtiofs ${OPTS:+-o "${OPTS}"} "${TAG}" "${M}" ||
+        fail "mount -t virtiofs ${OPTS:+-o ${OPTS} }${TAG} ${M} failed"
+    grep -q "^${TAG} ${M} virtiofs " /proc/mounts || fail "no virtiofs mount in /proc/mounts"
+    case ",${OPTS}," in
+    *,dax=always,*)
+        grep "^${TAG} ${M} virtiofs " /proc/mounts | grep -q 'dax=always' ||
+            fail "mounted without dax=always: $(grep " ${M} " /proc/mounts)" ;;
+    esac
+}
+
 # 1. Mount.
 mkdir -p "${M}"
-mount -t virtiofs "${TAG}" "${M}" || fail "mount -t virtiofs ${TAG} ${M} failed"
-grep -q "^${TAG} ${M} virtiofs " /proc/mounts || fail "no virtiofs mount in /proc/mounts"
+vfs_mount
 say "mounted: $(grep " ${M} " /proc/mounts)"
 [ -d "${H}" ] || fail "the share has no host/ folder"
 [ ! -e "${G}" ] || fail "guest/ exists before the guest made it"
@@ -168,10 +186,16 @@ say "untar: $(find "${U}" | wc -l) entries"
 rm -rf "${U}" || fail "rm -rf of the untarred tree failed"
 [ ! -e "${U}" ] || fail "untar/ still exists after rm -rf"
 
-# 6. fio with verification on shared files (page cache, no O_DIRECT).
+# 6. fio with verification on shared files (page cache, no O_DIRECT;
+# with DAX, reads and writes go through the DAX window, and the mmap job
+# maps it into fio).
+ENGINES="psync libaio"
+case ",${OPTS}," in
+*,dax=always,*) ENGINES="${ENGINES} mmap" ;;
+esac
 if [ "$(param fio 1)" != 0 ]; then
     mkdir "${G}/fio" || fail "mkdir fio failed"
-    for engine in psync libaio; do
+    for engine in ${ENGINES}; do
         fio --name="vfs-${engine}" --filename="${G}/fio/${engine}.dat" \
             --ioengine="${engine}" --direct=0 --iodepth=4 --rw=randwrite \
             --bssplit=4k/50:16k/25:64k/25 --size=4M --verify=crc32c \
@@ -188,6 +212,57 @@ if [ "$(param fio 1)" != 0 ]; then
     done
 else
     say "fio skipped (fastio.vfs.fio=0)"
+fi
+
+# 6b. Several request queues: Linux 6.11+ sends a request on the queue of
+# the CPU it runs on, so one workload pinned to each CPU must make every
+# request queue's interrupt count grow.
+# queue_irqs N: the interrupts of request queue N so far (all CPUs).
+queue_irqs() {
+    awk -v q="requests.$1" '
+        { for (i = 1; i <= NF; i++) if ($i ~ ("-" q "$")) found = 1 }
+        found { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; exit }
+        END { print found ? n : -1 }' /proc/interrupts
+}
+if [ "${QUEUES}" -gt 1 ]; then
+    cpus=$(nproc)
+    [ "${cpus}" -ge "${QUEUES}" ] ||
+        fail "${QUEUES} request queues need ${QUEUES} CPUs, the guest has ${cpus}"
+    q=0
+    while [ "${q}" -lt "${QUEUES}" ]; do
+        eval "irq0_${q}=$(queue_irqs "${q}")"
+        [ "$(queue_irqs "${q}")" -ge 0 ] ||
+            fail "no interrupt of request queue ${q} in /proc/interrupts: $(grep -i virtio /proc/interrupts | tr -s ' ' | tr '\n' ';')"
+        q=$((q + 1))
+    done
+    mkdir "${G}/mq" || fail "mkdir mq failed"
+    drop_caches
+    c=0
+    while [ "${c}" -lt "${cpus}" ]; do
+        taskset -c "${c}" sh -c "
+            cat \"${H}\"/rand-* > /dev/null &&
+            dd if=/tmp/pat-3 of=\"${G}/mq/cpu${c}\" bs=64k 2>/dev/null &&
+            sync \"${G}/mq/cpu${c}\"" || fail "the workload pinned to CPU ${c} failed"
+        c=$((c + 1))
+    done
+    drop_caches
+    c=0
+    while [ "${c}" -lt "${cpus}" ]; do
+        expect "sha256 of guest/mq/cpu${c}" "$(sum "${G}/mq/cpu${c}")" "$(sum /tmp/pat-3)"
+        c=$((c + 1))
+    done
+    q=0
+    counts=""
+    while [ "${q}" -lt "${QUEUES}" ]; do
+        eval "before=\${irq0_${q}}"
+        now=$(queue_irqs "${q}")
+        [ "${now}" -gt "${before}" ] ||
+            fail "request queue ${q} served nothing (interrupts ${before} -> ${now})"
+        counts="${counts} requests.${q}:+$((now - before))"
+        q=$((q + 1))
+    done
+    rm -rf "${G}/mq" || fail "rm -rf mq failed"
+    say "queues:${counts}"
 fi
 
 # 7. Ownership, modes and special files (security-model=mapped-xattr).
@@ -234,7 +309,7 @@ expect "bytes read from the device node" "$(head -c 16 "${P}/null" | wc -c)" 0
 # Forget every cached inode: the attributes must come back from the host.
 cd / || fail "cd / failed"
 umount "${M}" || fail "umount before the remount failed"
-mount -t virtiofs "${TAG}" "${M}" || fail "the remount failed"
+vfs_mount
 perm_check "after remount"
 expect "plain after remount" "$(cat "${P}/plain")" "plain"
 say "perm: $(stat -c '%A %u:%g %n' "${P}"/* | tr '\n' ';')"
