@@ -10,6 +10,16 @@
 #                   security-model=mapped-xattr
 #   ours-poll       the same with the iothread's default adaptive polling
 #   ours-passthrough  security-model=passthrough (not run by default)
+#   ours-inline     "ours" with thread-mode=inline: every request handled in
+#                   the queue's iothread
+#   ours-pool       "ours" with thread-mode=pool: every request handed to
+#                   the iothread's thread pool ("ours" is the default,
+#                   hybrid: inline while the queue is shallow)
+#   ours-2q         "ours" with two request queues on two iothreads
+#                   (iothread-vq-mapping); needs a guest kernel 6.11+
+#                   (--kernel backports)
+#   ours-dax        "ours" with a 512 MiB DAX window (cache-size), the guest
+#                   mounts with dax=always
 #   9p              virtio-9p-pci on the stock build (local fsdev,
 #                   security_model=mapped-xattr; guest msize=512000,
 #                   cache=mmap)
@@ -61,15 +71,17 @@ TAG = "share"
 # the guest and gives several result rows.
 FIO_JOBS = ("randread-4k-psync", "randread-4k-libaio-qd16",
             "randwrite-4k-psync", "randwrite-4k-libaio-qd16",
-            "seqread-1m", "seqwrite-1m")
+            "randread-4k-libaio-2x8", "seqread-1m", "seqwrite-1m")
 GROUPS = {"meta": ("meta-create", "meta-stat", "meta-rename", "meta-delete"),
           "untar": ("untar", "rm-rf")}
 JOBS = FIO_JOBS + tuple(GROUPS)
 
-CONFIGS = ("ours", "ours-poll", "ours-passthrough", "9p", "virtiofsd-c",
+CONFIGS = ("ours", "ours-poll", "ours-passthrough", "ours-inline",
+           "ours-pool", "ours-2q", "ours-dax", "9p", "virtiofsd-c",
            "virtiofsd-rust")
-DEFAULT_CONFIGS = ("ours", "ours-poll", "9p", "virtiofsd-c",
-                   "virtiofsd-rust")
+DEFAULT_CONFIGS = ("ours", "ours-inline", "ours-pool", "ours-2q", "ours-dax",
+                   "9p", "virtiofsd-c", "virtiofsd-rust")
+DAX_WINDOW = 512 << 20   # bytes (JSON -device takes a number)
 BASELINE = "ours"
 
 
@@ -276,10 +288,11 @@ class Bench:
         for j in args.jobs:
             self.expanded += list(GROUPS.get(j, (j,)))
 
-    def guest_append(self, fstype):
+    def guest_append(self, fstype, opts=""):
         a = self.args
         return ("console=ttyS0 panic=-1 quiet fastio.scenario=bench-fs "
                 f"fastio.fs.type={fstype} fastio.fs.tag={TAG} "
+                + (f"fastio.fs.opts={opts} " if opts else "") +
                 f"fastio.bench.jobs={','.join(['idle'] + a.jobs)} "
                 f"fastio.bench.runtime={a.runtime} "
                 f"fastio.bench.size={a.size} fastio.bench.files={a.files}")
@@ -295,15 +308,26 @@ class Bench:
                "-monitor", "none"] + a.accel
         daemon = None
         fstype = "virtiofs"
+        opts = ""
         if cfg.startswith("ours"):
-            io = "iothread,id=fsio"
-            if cfg != "ours-poll":
-                io += ",poll-max-ns=0"
-            model = "passthrough" if cfg == "ours-passthrough" \
-                else "mapped-xattr"
-            cmd += ["-object", io, "-device",
-                    f"virtio-fs-pci,tag={TAG},source={share},iothread=fsio,"
-                    f"security-model={model},cache=auto"]
+            poll = "" if cfg == "ours-poll" else ",poll-max-ns=0"
+            dev = {"driver": "virtio-fs-pci", "tag": TAG, "source": share,
+                   "security-model": "passthrough"
+                   if cfg == "ours-passthrough" else "mapped-xattr",
+                   "cache": "auto", "iothread": "fsio"}
+            cmd += ["-object", "iothread,id=fsio" + poll]
+            if cfg in ("ours-inline", "ours-pool"):
+                dev["thread-mode"] = cfg[len("ours-"):]
+            elif cfg == "ours-2q":
+                cmd += ["-object", "iothread,id=fsio1" + poll]
+                del dev["iothread"]
+                dev["num-request-queues"] = 2
+                dev["iothread-vq-mapping"] = [{"iothread": "fsio"},
+                                              {"iothread": "fsio1"}]
+            elif cfg == "ours-dax":
+                dev["cache-size"] = DAX_WINDOW
+                opts = "dax=always"
+            cmd += ["-device", json.dumps(dev, separators=(",", ":"))]
         elif cfg == "9p":
             fstype = "9p"
             cmd += ["-fsdev", f"local,id=fs0,path={share},"
@@ -325,7 +349,7 @@ class Bench:
                     "-device", f"vhost-user-fs-pci,chardev=vfs0,tag={TAG}"]
         cmd += ["-kernel", f"{a.guest}/vmlinuz",
                 "-initrd", f"{a.guest}/initramfs.img",
-                "-append", self.guest_append(fstype)]
+                "-append", self.guest_append(fstype, opts)]
         return cmd, daemon
 
     def timeout(self):
@@ -559,13 +583,15 @@ def fmt_ratio(v):
 def write_report(args, configs, rows, out):
     with open(os.path.join(out, "fsbench.json"), "w") as f:
         json.dump({"accel": args.accel_name, "runtime": args.runtime,
+                   "guest_kernel": args.kernel_release,
                    "rounds": args.rounds, "size_mib": args.size,
                    "files": args.files, "tar_files": args.tar_files,
                    "tar_entries": args.tar_entries, "share": args.share_fs,
                    "jobs": args.jobs, "baseline": BASELINE,
                    "configs": configs, "rows": rows}, f, indent=1)
     lines = [
-        f"Shared folders, guest under {args.accel_name}, share on "
+        f"Shared folders, guest Linux {args.kernel_release} under "
+        f"{args.accel_name}, share on "
         f"{args.share_fs}; {args.runtime} s per fio job on a "
         f"{args.size} MiB file (O_DIRECT), {args.files} files in the "
         f"metadata job, a tarball of {args.tar_entries} entries; "
@@ -623,6 +649,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=1,
                     help="rounds over all configurations (order reversed "
                     "every other round); medians are reported")
+    ap.add_argument("--kernel", choices=("default", "backports"),
+                    default="default",
+                    help="guest kernel: the release's, or its backports' "
+                    "(Linux 6.11+ is needed for ours-2q to use two queues)")
     ap.add_argument("--dir", default="/dev/shm",
                     help="where the shared folder is made")
     ap.add_argument("--out", required=True)
@@ -642,9 +672,13 @@ def main():
         if not os.access(b, os.X_OK):
             sys.exit(f"fsbench: no QEMU binary {b}")
 
-    args.guest = subprocess.run([f"{ROOT}/tests/guest/build-initramfs.sh"],
-                                check=True, capture_output=True,
-                                text=True).stdout.strip()
+    args.guest = subprocess.run(
+        [f"{ROOT}/tests/guest/build-initramfs.sh"] +
+        (["--backports"] if args.kernel == "backports" else []),
+        check=True, capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(args.guest, "kernel-release")) as f:
+        args.kernel_release = f.read().strip()
+    log(f"guest kernel {args.kernel_release}")
     args.accel_name = os.environ.get("FASTIO_GUEST_ACCEL", "tcg")
     args.accel = ["-accel", args.accel_name, "-cpu", "max"]
     bench = Bench(args)
@@ -653,6 +687,10 @@ def main():
     for c in cfgs:
         configs[c] = {"status": "pending"}
         try:
+            if c == "ours-2q" and tuple(int(x) for x in re.findall(
+                    r"\d+", args.kernel_release)[:2]) < (6, 11):
+                raise Skip(f"guest kernel {args.kernel_release} uses one "
+                           "request queue (6.11+ needed: --kernel backports)")
             if c == "virtiofsd-c":
                 bench.daemons[c] = fetch_c_virtiofsd()
             elif c == "virtiofsd-rust":

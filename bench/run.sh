@@ -53,9 +53,11 @@ main() {
             if [[ ${quick} -eq 1 ]]; then
                 "${root}/bench/fsbench.py" --out "${out}" --runtime 3 \
                     --jobs randread-4k-libaio-qd16,seqwrite-1m,meta,untar \
-                    --files 500 --tar-files 300
+                    --files 500 --tar-files 300 \
+                    --configs ours,ours-inline,ours-pool,ours-dax,virtiofsd-rust,9p
             else
-                "${root}/bench/fsbench.py" --out "${out}"
+                # the backports kernel, so that ours-2q uses both queues
+                "${root}/bench/fsbench.py" --out "${out}" --kernel backports
             fi ;;
         esac
     done
