@@ -390,6 +390,12 @@ class Bench:
                 f.write("virtiofsd: " + " ".join(daemon_argv) + "\n")
             f.write("qemu: " + " ".join(cmd) + "\n")
         reset_share(share)
+        if a.drop_caches:
+            # the share's files come from the host disk, not its page
+            # cache: requests that wait for the disk (needs root)
+            os.sync()
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
         if os.path.exists(sock):
             os.unlink(sock)
         daemon = None
@@ -653,6 +659,9 @@ def main():
                     default="default",
                     help="guest kernel: the release's, or its backports' "
                     "(Linux 6.11+ is needed for ours-2q to use two queues)")
+    ap.add_argument("--drop-caches", action="store_true",
+                    help="drop the host's page cache before each boot (root; "
+                    "with --dir on a disk, requests then wait for it)")
     ap.add_argument("--dir", default="/dev/shm",
                     help="where the shared folder is made")
     ap.add_argument("--out", required=True)
