@@ -18,8 +18,10 @@ readonly SOURCE_SUITES="trixie trixie-updates"
 readonly SOURCE_SECURITY_SUITE=trixie-security
 # The group of patches that the stock (A/B baseline) build also applies.
 readonly STOCK_GROUP=build
-# qemu-io is for the tests (tests/aio/).
-readonly TARGETS=(qemu-system-x86_64 qemu-img qemu-io)
+# qemu-io is for the tests (tests/aio/); qemu-io, qemu-nbd and the storage
+# daemon for upstream's qemu-iotests (tests/iotests/).
+readonly TARGETS=(qemu-system-x86_64 qemu-img qemu-io qemu-nbd
+    storage-daemon/qemu-storage-daemon)
 readonly FIRMWARE_DIRS=(/usr/share/seabios /usr/lib/ipxe/qemu)
 
 VARIANT=fastio
