@@ -7,10 +7,11 @@
 # from bookworm-backports.  The backports entry is derived from the mirror
 # the machine already uses, so no registry host is written anywhere here.
 #
-# Usage: ci/install-deps.sh [--check] [--bench]
+# Usage: ci/install-deps.sh [--check] [--bench] [--tests]
 #   --check   only report what is missing, install nothing (exit 1 if any)
 #   --bench   also what bench/ needs (host fio, matplotlib for the chart)
-#   --tests   also what the guest and libvirt test stages need
+#   --tests   also what the unit, guest and libvirt test stages need
+#             (tests/run.sh runs this as root)
 
 set -Eeuo pipefail
 trap 'echo "install-deps: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
@@ -133,7 +134,7 @@ main() {
     if [[ ${check} -eq 1 ]]; then
         [[ ${#missing[@]} -eq 0 ]] || echo "install-deps: missing: ${missing[*]}" >&2
         meson_ok || echo "install-deps: missing: meson >= ${MIN_MESON} with python3-pycotap" >&2
-        return 1
+        exit 1
     fi
     [[ ${EUID} -eq 0 ]] ||
         die "missing packages (${missing[*]:-meson/pycotap}); run this script as root"

@@ -6,9 +6,14 @@
 # the guest tests.  Prints one line per check and a closing summary; exits
 # non-zero if anything failed.
 #
-# Usage: tests/run.sh [STAGE...]
+# Usage: tests/run.sh [--no-deps] [STAGE...]
 #   stages: series build-sh build qtest unit guest libvirt (default: all,
 #   in order)
+#   --no-deps  install nothing; only check that the stages' packages are
+#              there
+# As root it first installs the Debian packages the stages need
+# (ci/install-deps.sh, as build.sh does); as another user it names what is
+# missing and the command that installs it, and stops.
 # The upstream tarball is found as build.sh finds it (--source is taken
 # from $QEMU_FASTIO_TARBALL).
 
@@ -20,6 +25,27 @@ source "$(dirname "$0")/lib.sh"
 
 readonly ALL_STAGES=(series build-sh build qtest unit guest libvirt)
 TARBALL=""
+INSTALL_DEPS=1
+
+# The Debian packages the stages STAGE... need (ci/install-deps.sh holds
+# the lists): as root install them, as build.sh does; otherwise, or with
+# --no-deps, name what is missing and how to install it, and stop.
+deps() {
+    local s args=()
+    for s in "$@"; do
+        case "${s}" in
+        unit | guest | libvirt) args=(--tests) ;;
+        esac
+    done
+    if [[ ${INSTALL_DEPS} -eq 1 && ${EUID} -eq 0 ]]; then
+        "${ROOT}/ci/install-deps.sh" "${args[@]}" ||
+            { echo "tests/run.sh: installing the test packages failed" >&2; exit 1; }
+    elif ! "${ROOT}/ci/install-deps.sh" --check "${args[@]}"; then
+        echo "tests/run.sh: install them as root with: ci/install-deps.sh${args[*]:+ ${args[*]}}" >&2
+        echo "tests/run.sh: (or run tests/run.sh as root, which does it)" >&2
+        exit 1
+    fi
+}
 
 stage_series() {
     "${TESTS_DIR}/check-series.sh" "${TARBALL}"
@@ -76,12 +102,20 @@ stage_libvirt() {
 }
 
 main() {
-    local stages=("$@") s start logdir summary pass fail skip
+    local stages=() s start logdir summary pass fail skip
+    for s in "$@"; do
+        case "${s}" in
+        --no-deps) INSTALL_DEPS=0 ;;
+        *) stages+=("${s}") ;;
+        esac
+    done
     [[ ${#stages[@]} -gt 0 ]] || stages=("${ALL_STAGES[@]}")
     for s in "${stages[@]}"; do
         [[ " ${ALL_STAGES[*]} " == *" ${s} "* ]] ||
             { echo "tests/run.sh: unknown stage '${s}' (${ALL_STAGES[*]})" >&2; exit 2; }
     done
+
+    deps "${stages[@]}"
 
     logdir="${ROOT}/build/test-logs"
     mkdir -p "${logdir}"

@@ -8,8 +8,8 @@
 # One result line (tests/lib.sh); any crash, leak, sanitizer report or
 # harness check (malformed reply, leaked fd, a change outside the share)
 # fails it, and the input is kept in build/fuzz/artifacts/.  Without clang
-# or its libFuzzer runtime the check is skipped (install the packages with
-# ci/install-deps.sh --tests).
+# or its libFuzzer runtime the check fails (ci/install-deps.sh --tests,
+# which tests/run.sh runs as root, installs them).
 #
 # Usage: tests/fuzz/run.sh [-t SECONDS] [--src DIR] [--obj DIR]
 #                          [-- LIBFUZZER-ARGS...]
@@ -147,7 +147,7 @@ main() {
     [[ "${secs}" =~ ^[1-9][0-9]*$ ]] || usage
 
     if ! cc=$(find_clang); then
-        result skip "${NAME}" "clang not installed (Debian: clang-14 libclang-rt-14-dev)"
+        result fail "${NAME}" "clang not installed (ci/install-deps.sh --tests: clang-14 libclang-rt-14-dev)"
         return 0
     fi
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-run.XXXXXX")
@@ -156,7 +156,7 @@ main() {
         > "${WORK}/probe.c"
     if ! "${cc}" "${SANITIZE[@]}" -o "${WORK}/probe" "${WORK}/probe.c" \
         >"${WORK}/probe.log" 2>&1; then
-        result skip "${NAME}" "${cc} has no libFuzzer/ASan runtime (Debian: libclang-rt-14-dev)"
+        result fail "${NAME}" "${cc} has no libFuzzer/ASan runtime (ci/install-deps.sh --tests: libclang-rt-14-dev)"
         return 0
     fi
     if [[ ! -f "${src}/hw/virtiofs/fuse-server.c" ]]; then

@@ -311,9 +311,9 @@ readonly VFS_SANDBOX=on,obsolete=deny,elevateprivileges=deny,spawn=deny,resource
 scenario_vfs() {
     local name="$1" title="$2" append="$3" why base arg args=()
     shift 4
-    why=$(vfs_cannot_run)
+    why=$(vfs_not_installed)
     if [[ -n "${why}" ]]; then
-        result skip "${title}" "${why}"
+        result fail "${title}" "${why}"
         return 0
     fi
     for base in "${SHM}" "${WORK}"; do

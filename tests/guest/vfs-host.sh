@@ -32,8 +32,9 @@ VFS_REASON=""
 VFS_ERRORS=()
 VFS_FAILED=0   # failed checks of the last vfs_check
 
-# Why the vfs scenario cannot run on this host (skip), or nothing.
-vfs_cannot_run() {
+# Which tool the host checks need is not installed, or nothing: a failure,
+# since ci/install-deps.sh --tests installs them.
+vfs_not_installed() {
     local t
     for t in getfattr setfattr sha256sum gzip awk; do
         command -v "${t}" >/dev/null 2>&1 ||

@@ -40,11 +40,19 @@ WORK=""   # private temporary folder (in /dev/shm)
 GUEST=""  # folder with vmlinuz and initramfs.img
 VT=""     # domain type: qemu (TCG) or kvm
 
+# Which program this test needs is not installed, or nothing: a failure,
+# since ci/install-deps.sh --tests (run by tests/run.sh as root) installs
+# them all.
+not_installed() {
+    local t
+    for t in libvirtd virsh unshare; do
+        command -v "${t}" >/dev/null 2>&1 ||
+            { echo "${t} is not installed (ci/install-deps.sh --tests)"; return; }
+    done
+}
+
 # Why libvirt cannot run here, or nothing.
 cannot_run() {
-    command -v libvirtd >/dev/null 2>&1 || { echo "libvirtd is not installed"; return; }
-    command -v virsh >/dev/null 2>&1 || { echo "virsh is not installed"; return; }
-    command -v unshare >/dev/null 2>&1 || { echo "unshare is not installed"; return; }
     [[ ${EUID} -eq 0 ]] || { echo "needs root for a private mount namespace"; return; }
     unshare -m true 2>/dev/null || { echo "cannot make a mount namespace"; return; }
     [[ -x "${QEMU_BIN}" ]] || { echo "${QEMU_BIN} is not built"; return; }
@@ -205,7 +213,7 @@ check_vfs() {
 }
 
 main() {
-    local why vfs_why="" out title
+    local why vfs_why="" vfs_fail=0 out title
     if [[ "${1:-}" == --inside ]]; then
         shift
         VIRT_TYPE=$2
@@ -216,6 +224,12 @@ main() {
     if [[ -n "${why}" ]]; then
         result skip "libvirt: domain with our emulator boots and passes blk-native" "${why}"
         result skip "${VFS_TITLE}" "${why}"
+        return 0
+    fi
+    why=$(not_installed)
+    if [[ -n "${why}" ]]; then
+        result fail "libvirt: domain with our emulator boots and passes blk-native" "${why}"
+        result fail "${VFS_TITLE}" "${why}"
         return 0
     fi
     if ! GUEST=$("${TESTS_DIR}/guest/build-initramfs.sh"); then
@@ -231,8 +245,10 @@ main() {
 
     fill_domain domain.xml "${WORK}/blk.domain.xml" "${WORK}/blk.serial.log" \
         -e "s|@DISK@|${WORK}/disk.raw|"
-    vfs_why=$(vfs_cannot_run)
-    if [[ -z "${vfs_why}" ]] && ! vfs_prepare "${WORK}/vfs" "${WORK}/vfs-expect"; then
+    vfs_why=$(vfs_not_installed)
+    if [[ -n "${vfs_why}" ]]; then
+        vfs_fail=1
+    elif ! vfs_prepare "${WORK}/vfs" "${WORK}/vfs-expect"; then
         vfs_why=${VFS_REASON}
     fi
     if [[ -z "${vfs_why}" ]]; then
@@ -262,7 +278,9 @@ main() {
         cp "${WORK}/domcaps.xml" "${LOGDIR}/" 2>/dev/null || true
     fi
     check_blk "${out}"
-    if [[ -n "${vfs_why}" ]]; then
+    if [[ ${vfs_fail} -eq 1 ]]; then
+        result fail "${VFS_TITLE}" "${vfs_why}"
+    elif [[ -n "${vfs_why}" ]]; then
         result skip "${VFS_TITLE}" "${vfs_why}"
     else
         check_vfs "${out}"
