@@ -39,3 +39,11 @@ def qemu_cpu(pid):
             iothread += secs
     groups["(exited threads)"] = total - sum(groups.values())
     return total, vcpu, iothread, groups
+
+
+def thread_cpu(pid, tid=None):
+    """CPU seconds of one thread of PID; by default its main thread (the
+    main loop, which also serves the qtest socket under -accel qtest)."""
+    with open(f"/proc/{pid}/task/{tid or pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
