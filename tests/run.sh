@@ -7,8 +7,8 @@
 # non-zero if anything failed.
 #
 # Usage: tests/run.sh [--no-deps] [STAGE...]
-#   stages: series build-sh build qtest unit guest libvirt (default: all,
-#   in order)
+#   stages: series build-sh build qtest unit iotests guest libvirt
+#   (default: all, in order)
 #   --no-deps  install nothing; only check that the stages' packages are
 #              there
 # As root it first installs the Debian packages the stages need
@@ -23,7 +23,7 @@ trap 'echo "tests/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-readonly ALL_STAGES=(series build-sh build qtest unit guest libvirt)
+readonly ALL_STAGES=(series build-sh build qtest unit iotests guest libvirt)
 TARBALL=""
 INSTALL_DEPS=1
 
@@ -89,6 +89,12 @@ stage_unit() {
     done
     # A short libFuzzer run over the virtio-fs request parser (ASan, UBSan).
     "${TESTS_DIR}/fuzz/run.sh"
+}
+
+# Upstream's qemu-iotests quick group, raw and qcow2 with aio=native and
+# io_uring; failures are excused only when listed and stock fails them too.
+stage_iotests() {
+    "${TESTS_DIR}/iotests/run.sh"
 }
 
 stage_guest() {
