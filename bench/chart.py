@@ -67,9 +67,31 @@ def main():
             "shared folder in the guest: device-side host CPU per request "
             "(QEMU non-vCPU threads + virtiofsd; lower is better, log scale)",
             "us", "log"))
+    vq = os.path.join(out, "vqbench.json")
+    if os.path.exists(vq):
+        def key(r):
+            cfg = r["config"] if r["device"] == "virtio-blk" else ""
+            return (r["device"], cfg, r["op"], r["qd"], r["poll"])
+        rows = [r for r in json.load(open(vq)) if r["target"] != "self"]
+        jobs = list(dict.fromkeys(key(r) for r in rows
+                                  if r["target"] == "ours"))
+        targets = list(dict.fromkeys(r["target"] for r in rows))
+        cpu = {(key(r), r["target"]): r["cpu_us_per_req"] for r in rows}
+        host = {(r["device"], r["op"], r["qd"]): r["cpu_us_per_req"]
+                for r in rows if r["target"] == "host"}
+        panels.append((
+            [f"{d[7:]} {c.replace('-iothread', '')} {o} qd{q}"
+             + (" poll" if p == "default" else "")
+             for d, c, o, q, p in jobs],
+            [(t, [max((host.get((j[0], j[2], j[3])) if t == "host"
+                       else cpu.get((j, t))) or 0, 0) for j in jobs])
+             for t in targets],
+            "vqbench, no guest: device-side CPU per request (QEMU threads "
+            "but the main loop, + virtiofsd; lower is better, log scale)",
+            "us", "log"))
     if not panels:
-        sys.exit(f"chart: no imgbench.json, guestbench.json or fsbench.json "
-                 f"in {out}")
+        sys.exit(f"chart: no imgbench.json, guestbench.json, fsbench.json "
+                 f"or vqbench.json in {out}")
     fig, axes = plt.subplots(len(panels), 1,
                              figsize=(11, 4.5 * len(panels)), squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):

@@ -6,19 +6,29 @@
 # and Rust virtiofsd), in one run.  Writes results/<date>/{*.md,*.json,chart.png}.
 # It asserts nothing about speed; it fails if a configuration does not run.
 #
-# Usage: bench/run.sh [--quick] [imgbench] [guestbench] [fsbench]
+# Usage: bench/run.sh [--quick] [--out DIR] [imgbench] [guestbench] [fsbench]
+#                    [vqbench]
 #   --quick   fewer pairs and shorter jobs (a smoke run, noisy)
+#   --out     results folder (default results/<date>)
+#   vqbench   the devices without a guest (docs/vqbench.md); not in the
+#             default set
 
 set -Eeuo pipefail
 trap 'echo "bench/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 main() {
-    local root out quick=0 parts=() p
+    local root out="" quick=0 parts=() p
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    for p in "$@"; do
+    while [[ $# -gt 0 ]]; do
+        p="$1"
+        shift
         case "${p}" in
         --quick) quick=1 ;;
-        imgbench | guestbench | fsbench) parts+=("${p}") ;;
+        --out)
+            [[ $# -gt 0 ]] || { echo "bench/run.sh: --out needs a folder" >&2; exit 2; }
+            out="$1"
+            shift ;;
+        imgbench | guestbench | fsbench | vqbench) parts+=("${p}") ;;
         *) echo "bench/run.sh: unknown argument '${p}'" >&2; exit 2 ;;
         esac
     done
@@ -32,7 +42,7 @@ main() {
     "${root}/build.sh" build
     "${root}/build.sh" --stock build
 
-    out="${root}/results/$(date -u +%Y%m%d-%H%M%S)"
+    [[ -n "${out}" ]] || out="${root}/results/$(date -u +%Y%m%d-%H%M%S)"
     mkdir -p "${out}"
     for p in "${parts[@]}"; do
         case "${p}" in
@@ -58,6 +68,12 @@ main() {
             else
                 # the backports kernel, so that ours-2q uses both queues
                 "${root}/bench/fsbench.py" --out "${out}" --kernel backports
+            fi ;;
+        vqbench)
+            if [[ ${quick} -eq 1 ]]; then
+                "${root}/bench/vqbench.py" --out "${out}" --quick
+            else
+                "${root}/bench/vqbench.py" --out "${out}"
             fi ;;
         esac
     done

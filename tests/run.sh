@@ -89,6 +89,13 @@ stage_unit() {
     done
     # A short libFuzzer run over the virtio-fs request parser (ASan, UBSan).
     "${TESTS_DIR}/fuzz/run.sh"
+    # vqbench, the guest-free virtqueue driver: every virtio-blk and
+    # virtio-fs request kind against our build, each answer checked; and a
+    # run that expects another pattern than the disk holds must fail.
+    check "unit: vqbench self-test, virtio-blk and virtio-fs" \
+        "${ROOT}/bench/vqbench.py" --selftest
+    check "unit: vqbench fails on a wrong answer" \
+        "${ROOT}/bench/vqbench.py" --selftest-negative
 }
 
 # Upstream's qemu-iotests quick group, raw and qcow2 with aio=native and
