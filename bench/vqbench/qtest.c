@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -176,6 +177,8 @@ void qt_launch(QTest *qt, char **argv, const char *sock, const char *log,
         int fd = open(log ? log : "/dev/null",
                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
+        /* never outlive the driver, however it ends */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (cpu >= 0) {
             cpu_set_t set;
 
@@ -192,7 +195,7 @@ void qt_launch(QTest *qt, char **argv, const char *sock, const char *log,
         _exit(127);
     }
 
-    deadline = now_ns() + 30ull * 1000000000;
+    deadline = now_ns() + 120ull * 1000000000;
     pfd.fd = lfd;
     pfd.events = POLLIN;
     for (;;) {
@@ -207,7 +210,7 @@ void qt_launch(QTest *qt, char **argv, const char *sock, const char *log,
                 status, log ? log : "its output");
         }
         if (now_ns() > deadline) {
-            die("QEMU did not connect to %s in 30 s", sock);
+            die("QEMU did not connect to %s in 120 s", sock);
         }
     }
     qt->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -227,7 +230,8 @@ void qt_quit(QTest *qt)
         return;
     }
     kill(qt->pid, SIGTERM);
-    deadline = now_ns() + 10ull * 1000000000;
+    /* long enough for a QEMU under valgrind to write its profile */
+    deadline = now_ns() + 60ull * 1000000000;
     while (waitpid(qt->pid, &status, WNOHANG) != qt->pid) {
         if (now_ns() > deadline) {
             kill(qt->pid, SIGKILL);
