@@ -337,7 +337,7 @@ class Runner:
                "--ioengine=libaio", f"--rw={rw}", f"--bs={bs}",
                f"--iodepth={qd}", f"--size={size}", "--time_based",
                f"--runtime={max(1, round(seconds))}",
-               "--output-format=json"]
+               "--lat_percentiles=1", "--output-format=json"]
         if self.pin:
             cmd.append("--cpus_allowed=1")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -350,7 +350,7 @@ class Runner:
         cpu = (after.ru_utime - before.ru_utime +
                after.ru_stime - before.ru_stime)
         secs = job["job_runtime"] / 1000.0
-        lat = job["read" if "read" in rw else "write"]["clat_ns"]
+        lat = job["read" if "read" in rw else "write"]["lat_ns"]
         pct = lat.get("percentile", {})
         return [{"device": device, "target": "host",
                  "config": "fio libaio direct", "poll": "off", "op": op,
@@ -577,7 +577,8 @@ def write_report(args, records, out, started, pin):
                   if any(r["target"] == t for r in records)]
         head = "| op | qd | poll | device ours |" + "".join(
             f" {t} | {t}/ours |" for t in others) + \
-            " main ours | IOPS ours" + "".join(f", {t}" for t in others) + \
+            " main ours" + "".join(f", {t}" for t in others) + \
+            " | IOPS ours" + "".join(f", {t}" for t in others) + \
             " | p50 / p99 us ours | spread ours" + "".join(
                 f", {t}" for t in others) + " | host fio | verified |"
         lines += ["## virtio-fs: ours against virtiofsd", "",
@@ -595,8 +596,9 @@ def write_report(args, records, out, started, pin):
                 f"{fmt(r['cpu_us_per_req'], 2)} |" + "".join(
                     f" {fmt(o.get('cpu_us_per_req'), 2)} | "
                     f"{fmt(o.get('ratio'), 2)}x |" for o in os_) +
-                f" {fmt(r.get('main_us_per_req'), 2)} | "
-                f"{fmt(r['iops'] / 1000)}k" + "".join(
+                f" {fmt(r.get('main_us_per_req'), 2)}" + "".join(
+                    f", {fmt(o.get('main_us_per_req'), 2)}" for o in os_) +
+                f" | {fmt(r['iops'] / 1000)}k" + "".join(
                     f", {fmt((o.get('iops') or 0) / 1000)}k" for o in os_) +
                 f" | {fmt(r['lat_p50_us'])} / {fmt(r['lat_p99_us'])} | "
                 f"{pct(r['spread'])}" + "".join(
