@@ -70,7 +70,8 @@ def main():
     vq = os.path.join(out, "vqbench.json")
     if os.path.exists(vq):
         def key(r):
-            cfg = r["config"] if r["device"] == "virtio-blk" else ""
+            cfg = r["config"] if r["device"] == "virtio-blk" else \
+                ("inline" if "inline" in r["config"] else "")
             return (r["device"], cfg, r["op"], r["qd"], r["poll"])
         rows = [r for r in json.load(open(vq)) if r["target"] != "self"]
         jobs = list(dict.fromkeys(key(r) for r in rows

@@ -47,3 +47,40 @@ def thread_cpu(pid, tid=None):
     with open(f"/proc/{pid}/task/{tid or pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def task_runtimes(pid):
+    """{tid: (name, seconds)} of the live threads of PID, from
+    /proc/PID/task/TID/schedstat: the scheduler's nanosecond run time,
+    where utime+stime come in clock ticks (10 ms) that a short job of a
+    slow device barely moves.  Threads that exited are not listed."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[int(tid)] = (comm, ns / 1e9)
+    return out
+
+
+def tree_runtimes(root):
+    """task_runtimes() of ROOT and of all its descendants, in one dict."""
+    out, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        out.update(task_runtimes(pid))
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            except FileNotFoundError:
+                continue
+    return out

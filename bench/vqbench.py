@@ -22,6 +22,7 @@
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -31,7 +32,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemucpu import qemu_cpu, thread_cpu  # noqa: E402
+from qemucpu import qemu_cpu, task_runtimes, thread_cpu  # noqa: E402
+from qemucpu import tree_runtimes  # noqa: E402
 import fsbench  # noqa: E402  (virtiofsd downloads, process-tree CPU)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +51,7 @@ FS_DATA_BYTES = 128 << 20
 FS_WDATA_BYTES = 32 << 20
 MEM_MIB = 256
 FS_CONFIG = "iothread, mapped-xattr, hybrid"
+FS_INLINE = "iothread, mapped-xattr, inline"
 VFSD_CONFIG = "vhost-user, daemon defaults"
 
 
@@ -154,12 +157,14 @@ def blk_config(config, poll, disk):
     return args
 
 
-def fs_config(target, poll, share, sock, daemons):
+def fs_config(target, config, poll, share, sock, daemons):
     """(QEMU arguments, daemon argv or None) of a virtio-fs target."""
     if target == "ours":
         p = ",poll-max-ns=0" if poll == "off" else ""
         dev = {"driver": "virtio-fs-pci", "tag": "share", "source": share,
                "iothread": "fsio"}
+        if config == FS_INLINE:
+            dev["thread-mode"] = "inline"
         return (["-object", "iothread,id=fsio" + p,
                  "-device", json.dumps(dev, separators=(",", ":"))], None)
     prefix = daemons[target]
@@ -226,7 +231,8 @@ class Runner:
                     fsbench.fetch_c_virtiofsd
                 self.daemons[target], version = fetch()
                 log(f"{target}: {version}")
-            qargs, dargv = fs_config(target, poll, share, sock, self.daemons)
+            qargs, dargv = fs_config(target, config, poll, share, sock,
+                                     self.daemons)
             if dargv:
                 dlog = open(os.path.join(self.logdir, f"daemon-{tag}.log"),
                             "w")
@@ -263,10 +269,30 @@ class Runner:
                     os.unlink(p)
 
     def sample(self, pid, daemon):
+        """CPU seconds so far: utime+stime (ticks, exited threads too),
+        and each live thread's precise run time."""
         total, vcpu, io, _ = qemu_cpu(pid)
-        main = thread_cpu(pid)
-        return {"device": total - vcpu - main, "iothread": io, "main": main,
-                "daemon": fsbench.tree_cpu(daemon.pid) if daemon else 0.0}
+        return {"stat": total - vcpu - thread_cpu(pid),
+                "tasks": task_runtimes(pid),
+                "daemon": tree_runtimes(daemon.pid) if daemon else {}}
+
+    @staticmethod
+    def delta(begin, end, pid):
+        """Seconds of CPU in the window: device side, its iothreads, the
+        main loop, the daemon; a thread born inside counts from 0."""
+        d = {"device": 0.0, "iothread": 0.0, "main": 0.0, "daemon": 0.0}
+        for tid, (comm, secs) in end["tasks"].items():
+            spent = secs - begin["tasks"].get(tid, (comm, 0.0))[1]
+            if tid == pid:
+                d["main"] += spent
+            elif not re.match(r"CPU \d+/", comm):
+                d["device"] += spent
+                if comm.startswith("IO "):
+                    d["iothread"] += spent
+        for tid, (comm, secs) in end["daemon"].items():
+            d["daemon"] += secs - begin["daemon"].get(tid, (comm, 0.0))[1]
+        d["stat"] = end["stat"] - begin["stat"]
+        return d
 
     def drive(self, cmd, daemon, device, target, config, poll,
               callgrind=None):
@@ -297,7 +323,8 @@ class Runner:
                     proc.stdin.flush()
                 elif kind == "result":
                     n = ev["requests"]
-                    d = {k: (end[k] - begin[k]) * 1e6 / n for k in end}
+                    d = {k: v * 1e6 / n
+                         for k, v in self.delta(begin, end, pid).items()}
                     ev.update({
                         "device": device, "target": target,
                         "config": config, "poll": poll,
@@ -306,6 +333,8 @@ class Runner:
                         "iothread_us_per_req": d["iothread"],
                         "daemon_us_per_req": d["daemon"],
                         "main_us_per_req": d["main"],
+                        # utime+stime, 10 ms ticks: a cross-check
+                        "qemu_stat_us_per_req": d["stat"],
                     })
                     del ev["event"]
                     out.append(ev)
@@ -411,6 +440,11 @@ def plan(args):
                       s_fs, pairs))
     units.append(Unit("virtio-fs", None, "default", ["ours"],
                       [("read-4k", 16), ("getattr", 16)], s_fs, pairs))
+    # not the default: every request in the iothread, as virtiofsd's
+    # queue thread does without a thread pool
+    units.append(Unit("virtio-fs", FS_INLINE, "off", ["ours"],
+                      [(op, qd) for op in FS_OPS for qd in (1, 16)], s_fs,
+                      pairs))
     units.append(Unit("virtio-blk", "native-iothread", "off",
                       ["ours", "ours"], short, s_blk, pairs, True))
     units.append(Unit("virtio-fs", None, "off", ["ours", "ours"],
@@ -424,8 +458,8 @@ def plan(args):
     return units
 
 
-def fs_config_name(target):
-    return FS_CONFIG if target == "ours" else VFSD_CONFIG
+def fs_config_name(unit, target):
+    return (unit.config or FS_CONFIG) if target == "ours" else VFSD_CONFIG
 
 
 def execute(runner, units):
@@ -438,7 +472,7 @@ def execute(runner, units):
                 continue
             for slot, target in enumerate(u.targets):
                 config = u.config if u.device == "virtio-blk" else \
-                    fs_config_name(target)
+                    fs_config_name(u, target)
                 if target == "host":
                     recs = []
                     for op, qd in u.jobs:
@@ -461,6 +495,10 @@ def median(xs):
 def spread(xs):
     m = median(xs)
     return (max(xs) - min(xs)) / m if xs and m else None
+
+
+def rnd3(v):
+    return None if v is None else round(v, 3)
 
 
 def aggregate(units, samples):
@@ -487,7 +525,7 @@ def aggregate(units, samples):
                         rec[k] = round(median(vals), 3)
                 cpu = [r["cpu_us_per_req"] for r in runs]
                 rec["pairs"] = len(runs)
-                rec["spread"] = round(spread(cpu), 3)
+                rec["spread"] = rnd3(spread(cpu))
                 rec["verified"] = all(r.get("verified") is True
                                       for r in runs)
                 other = samples.get((ui, 1, op, qd), []) \
@@ -495,12 +533,14 @@ def aggregate(units, samples):
                 if (u.self_noise or slot > 0) and other:
                     if u.self_noise:
                         ratios = [b["cpu_us_per_req"] / a["cpu_us_per_req"]
-                                  for a, b in zip(runs, other)]
+                                  for a, b in zip(runs, other)
+                                  if a["cpu_us_per_req"] > 0]
                     else:
                         ratios = [r["cpu_us_per_req"] / b["cpu_us_per_req"]
-                                  for r, b in zip(runs, other)]
-                    rec["ratio"] = round(median(ratios), 3)
-                    rec["ratio_spread"] = round(spread(ratios), 3)
+                                  for r, b in zip(runs, other)
+                                  if b["cpu_us_per_req"] > 0]
+                    rec["ratio"] = rnd3(median(ratios))
+                    rec["ratio_spread"] = rnd3(spread(ratios))
                 records.append(rec)
     return records
 
@@ -575,7 +615,7 @@ def write_report(args, records, out, started, pin):
     if fs:
         others = [t for t in ("virtiofsd-rust", "virtiofsd-c")
                   if any(r["target"] == t for r in records)]
-        head = "| op | qd | poll | device ours |" + "".join(
+        head = "| ours config | op | qd | poll | device ours |" + "".join(
             f" {t} | {t}/ours |" for t in others) + \
             " main ours" + "".join(f", {t}" for t in others) + \
             " | IOPS ours" + "".join(f", {t}" for t in others) + \
@@ -591,11 +631,15 @@ def write_report(args, records, out, started, pin):
                              r["poll"]), {}) for t in others]
             h = host.get(("virtio-fs", r["op"], r["qd"]), {})
             ok = r["verified"] and all(o.get("verified", True) for o in os_)
+            # ratios are pairs of runs with ours' default configuration
+            dflt = r["config"] == FS_CONFIG
             lines.append(
-                f"| {r['op']} | {r['qd']} | {r['poll']} | "
+                f"| {r['config'].split(', ')[-1]} | "
+                f"{r['op']} | {r['qd']} | {r['poll']} | "
                 f"{fmt(r['cpu_us_per_req'], 2)} |" + "".join(
                     f" {fmt(o.get('cpu_us_per_req'), 2)} | "
-                    f"{fmt(o.get('ratio'), 2)}x |" for o in os_) +
+                    f"{fmt(o.get('ratio') if dflt else None, 2)}x |"
+                    for o in os_) +
                 f" {fmt(r.get('main_us_per_req'), 2)}" + "".join(
                     f", {fmt(o.get('main_us_per_req'), 2)}" for o in os_) +
                 f" | {fmt(r['iops'] / 1000)}k" + "".join(
@@ -782,6 +826,9 @@ def main():
             samples = execute(runner, units)
         except RunError as e:
             sys.exit(f"vqbench: {e}")
+        with open(os.path.join(args.logdir, "runs.json"), "w") as f:
+            json.dump([{"unit": k[0], "slot": k[1], "runs": v}
+                       for k, v in samples.items()], f, indent=1)
         records = aggregate(units, samples)
         write_report(args, records, args.out, started, runner.pin)
         log(f"{len(records)} records in {time.monotonic() - t0:.0f} s: "
