@@ -688,18 +688,24 @@ def selftest(runner, negative):
     """Tiny runs of every op against our build; True when all pass."""
     if negative:
         # The device answers right, the driver expects another pattern:
-        # the run must fail, naming the wrong data.
-        try:
-            runner.run("virtio-blk", "ours", "native-iothread", "off",
-                       [("randread-4k", 1)], 0, requests=50, expect_seed=2)
-        except RunError as e:
-            if "wrong answer" in str(e) and "differs" in str(e):
-                log(f"negative control failed as it must: {e}")
-                return True
-            log(f"negative control failed for another reason: {e}")
-            return False
-        log("negative control: a wrong pattern was not noticed")
-        return False
+        # each run must fail, naming the wrong data.
+        ok = True
+        for device, config, job in (
+                ("virtio-blk", "native-iothread", ("randread-4k", 1)),
+                ("virtio-fs", FS_CONFIG, ("read-4k", 1))):
+            try:
+                runner.run(device, "ours", config, "off", [job], 0,
+                           requests=50, expect_seed=2)
+            except RunError as e:
+                if "wrong answer" in str(e) and "differs" in str(e):
+                    log(f"negative control failed as it must: {e}")
+                    continue
+                log(f"negative control failed for another reason: {e}")
+            else:
+                log(f"negative control: {device} did not notice a wrong "
+                    "pattern")
+            ok = False
+        return ok
     runs = [("virtio-blk", "native-iothread",
              [(op, qd) for op in BLK_OPS for qd in (1, 32)], 2000),
             ("virtio-blk", "io_uring-iothread",
