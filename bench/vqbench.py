@@ -591,7 +591,9 @@ def write_report(args, records, out, started, pin):
         for r in blk:
             s = find.get(("virtio-blk", "stock", r["config"], r["op"],
                           r["qd"], r["poll"]), {})
-            h = host.get(("virtio-blk", r["op"], r["qd"]), {})
+            # fio ran on /dev/shm only
+            h = {} if r["config"].endswith("-disk") else \
+                host.get(("virtio-blk", r["op"], r["qd"]), {})
             lines.append(
                 f"| {r['config']} | {r['poll']} | {r['op']} | {r['qd']} | "
                 f"{fmt(r['cpu_us_per_req'], 2)} | "
