@@ -793,7 +793,7 @@ def main():
                     help="profile our build under callgrind instead")
     args = ap.parse_args()
     if args.pairs is None:
-        args.pairs = 3
+        args.pairs = 3 if args.quick else 4
     if args.seconds_blk is None:
         args.seconds_blk = 1.0 if args.quick else 0.7
     if args.seconds_fs is None:
