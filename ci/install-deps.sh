@@ -28,9 +28,11 @@ readonly BENCH_PKGS=(fio python3-matplotlib)
 # The guest and libvirt test stages: the guest builder's tools, and
 # Debian's libvirt daemon; clang with its libFuzzer/ASan/UBSan runtime for
 # tests/fuzz/run.sh; attr (getfattr/setfattr) for the vfs scenario's
-# mapped-xattr checks.
+# mapped-xattr checks; certtool and libnbd's Python bindings, without
+# which upstream's qemu-iotests skip their TLS and NBD cases.
 readonly TEST_PKGS=(cpio kmod binutils zstd xz-utils util-linux
-    libvirt-daemon-system libvirt-clients clang-14 libclang-rt-14-dev attr)
+    libvirt-daemon-system libvirt-clients clang-14 libclang-rt-14-dev attr
+    gnutls-bin python3-libnbd)
 readonly BACKPORT_PKGS=(meson python3-pycotap)
 readonly MIN_MESON=1.5.0
 

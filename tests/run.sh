@@ -34,7 +34,7 @@ deps() {
     local s args=()
     for s in "$@"; do
         case "${s}" in
-        unit | guest | libvirt) args=(--tests) ;;
+        unit | iotests | guest | libvirt) args=(--tests) ;;
         esac
     done
     if [[ ${INSTALL_DEPS} -eq 1 && ${EUID} -eq 0 ]]; then

@@ -68,15 +68,16 @@ run_check() {
 
 run_config() {
     local config="$1" log tap line status test reason stock_log
-    local failed=() t
+    local failed=() notrun=0 t
     log="${LOGS}/${config/\//-}.log"
     tap=$(run_check fastio "${config}" "${log}" ${TESTS:-})
     printf '%s\n' "${tap}" > "${LOGS}/${config/\//-}.tap"
     while read -r line; do
         case "${line}" in
         "ok "*"# SKIP"*)
-            test=$(awk '{print $3}' <<<"${line}")
-            result skip "iotests ${config}: ${test}" "not run by upstream's check" ;;
+            # The test itself says it does not apply (another image
+            # format, cache mode or protocol; see the .notrun files).
+            notrun=$((notrun + 1)) ;;
         "ok "*)
             test=$(awk '{print $3}' <<<"${line}")
             result pass "iotests ${config}: ${test}" ;;
@@ -91,6 +92,7 @@ run_config() {
         return 0
     fi
 
+    echo "note    iotests ${config}: ${notrun} tests do not apply to this configuration"
     for t in "${failed[@]}"; do
         if ! reason=$(known_reason "${config}" "${t}"); then
             result fail "iotests ${config}: ${t}" "new failure; see ${log}"
