@@ -10,9 +10,10 @@ trap 'echo "build.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly ROOT
-readonly QEMU_VERSION=10.0.13
-readonly DEBIAN_VERSION=1:10.0.13+ds-0+deb13u1
-readonly TARBALL=qemu_${QEMU_VERSION}+ds.orig.tar.xz
+# QEMU_VERSION, DEBIAN_VERSION, TARBALL, BUILD_DEPS, series_entries,
+# apt_archives
+# shellcheck source=ci/lib.sh
+source "${ROOT}/ci/lib.sh"
 # Debian releases whose source archive carries ${DEBIAN_VERSION}.
 readonly SOURCE_SUITES="trixie trixie-updates"
 readonly SOURCE_SECURITY_SUITE=trixie-security
@@ -29,10 +30,8 @@ SOURCE=${QEMU_FASTIO_TARBALL:-}
 CACHE_DIR=${QEMU_FASTIO_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/qemu-fastio}
 PREFIX=/opt/qemu-fastio
 INSTALL_DEPS=1
-NEW_GROUP=""
-declare -A COMMIT_GROUP=()
+EXPORT_ARGS=()
 RESET=0
-EXPORT_CHECK=0
 JOBS=$(nproc)
 
 die() {
@@ -95,11 +94,6 @@ expected_sha256() {
 
 # ---------------------------------------------------------------- series
 
-# Print the series entries (paths relative to patches/), in order.
-series_entries() {
-    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "${ROOT}/series"
-}
-
 # Print the entries this variant applies.
 variant_entries() {
     if [[ "${VARIANT}" == stock ]]; then
@@ -143,37 +137,41 @@ cmd_deps() {
     fi
 }
 
-# Check the tools and libraries configure needs, naming what is missing.
+# Check the tools and libraries configure needs, naming what is missing
+# and its Debian package (BUILD_DEPS in ci/lib.sh).
 preflight() {
-    local tool pc problems=()
-    for tool in cc make ninja meson git perl pkg-config bzip2 objcopy ld; do
-        command -v "${tool}" >/dev/null 2>&1 ||
-            problems+=("command '${tool}' not found")
+    local line pkg check what problems=() found f files
+    for line in "${BUILD_DEPS[@]}"; do
+        pkg=${line%% *}
+        for check in ${line#"${pkg}"}; do
+            what=${check#*:}
+            case "${check}" in
+            cmd:*)
+                command -v "${what}" >/dev/null 2>&1 ||
+                    problems+=("command '${what}' not found (Debian package ${pkg})") ;;
+            pc:*)
+                command -v pkg-config >/dev/null 2>&1 || continue
+                pkg-config --exists "${what}" ||
+                    problems+=("library '${what}' not found (Debian package ${pkg})") ;;
+            file:*)
+                found=0
+                IFS='|' read -r -a files <<< "${what}"
+                for f in "${files[@]}"; do
+                    [[ -r "${f}" ]] && found=1
+                done
+                [[ ${found} -eq 1 ]] ||
+                    problems+=("${files[0]} not found (Debian package ${pkg})") ;;
+            esac
+        done
     done
+    command -v meson >/dev/null 2>&1 ||
+        problems+=("command 'meson' not found (Debian 12: meson from bookworm-backports)")
     if command -v meson >/dev/null 2>&1 &&
-        ! dpkg --compare-versions "$(meson --version)" ge 1.5.0; then
-        problems+=("meson $(meson --version) is older than 1.5.0 (Debian 12: bookworm-backports)")
+        ! dpkg --compare-versions "$(meson --version)" ge "${MIN_MESON}"; then
+        problems+=("meson $(meson --version) is older than ${MIN_MESON} (Debian 12: bookworm-backports)")
     fi
     /usr/bin/python3 -c 'import venv, pycotap' 2>/dev/null ||
         problems+=("/usr/bin/python3 lacks venv or pycotap (python3-venv, python3-pycotap)")
-    if command -v pkg-config >/dev/null 2>&1; then
-        for pc in glib-2.0:libglib2.0-dev pixman-1:libpixman-1-dev \
-            liburing:liburing-dev libseccomp:libseccomp-dev \
-            libcap-ng:libcap-ng-dev zlib:zlib1g-dev; do
-            pkg-config --exists "${pc%%:*}" ||
-                problems+=("library '${pc%%:*}' not found (Debian package ${pc#*:})")
-        done
-    fi
-    [[ -r /usr/include/libfdt.h ]] ||
-        problems+=("libfdt.h not found (Debian package libfdt-dev)")
-    [[ -r /usr/include/libaio.h ]] ||
-        problems+=("libaio.h not found (Debian package libaio-dev)")
-    [[ -r /usr/include/attr/attributes.h || -r /usr/include/attr/libattr.h ]] ||
-        problems+=("libattr headers not found (Debian package libattr1-dev)")
-    [[ -r /usr/share/seabios/bios-256k.bin ]] ||
-        problems+=("SeaBIOS firmware not found (Debian package seabios)")
-    [[ -r /usr/lib/ipxe/qemu/efi-virtio.rom ]] ||
-        problems+=("iPXE option ROMs not found (Debian package ipxe-qemu)")
     if [[ ${#problems[@]} -gt 0 ]]; then
         printf 'build.sh: error: missing dependency: %s\n' "${problems[@]}" >&2
         die "install them with './build.sh deps' (as root) and run again"
@@ -193,31 +191,6 @@ verify_tarball() {
         echo "build.sh: error:   sha256 found    ${got}" >&2
         exit 1
     fi
-}
-
-# Print "URI SUITE" for the Debian archives apt is configured with.
-apt_archives() {
-    local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -r "${f}" ]] || continue
-        awk '$1 == "deb" { i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                print $i, $(i + 1) }' "${f}"
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [[ -r "${f}" ]] || continue
-        awk 'function flush(  n, m, u, s, i, j) {
-                 if (types ~ /(^| )deb( |$)/) {
-                     n = split(uris, u, " "); m = split(suites, s, " ")
-                     for (i = 1; i <= n; i++) for (j = 1; j <= m; j++) print u[i], s[j]
-                 }
-                 types = ""; uris = ""; suites = "" }
-             /^[ \t]*$/ { flush(); next }
-             /^Types:/  { sub(/^Types:[ \t]*/, "");  types = $0 }
-             /^URIs:/   { sub(/^URIs:[ \t]*/, "");   uris = $0 }
-             /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
-             END { flush() }' "${f}"
-    done
 }
 
 # Fetch the orig tarball with apt, from a private apt configuration whose
@@ -347,7 +320,8 @@ create_tree() {
 tree_matches_patches() {
     local tmp rc=0 e
     tmp=$(mktemp -d)
-    export_commits "${tmp}" >/dev/null || rc=1
+    # A commit that export cannot place stops prepare, with its message.
+    series_export --to "${tmp}" >/dev/null || { rm -rf "${tmp}"; exit 1; }
     if [[ ${rc} -eq 0 ]]; then
         diff -q <(variant_entries) <(cat "${tmp}/.entries") >/dev/null || rc=1
     fi
@@ -417,121 +391,18 @@ cmd_prepare() {
 
 # ---------------------------------------------------------------- export
 
-# Group of a patch path: its folder under patches/.
-group_of() { echo "${1%%/*}"; }
-
-# Write the commits upstream..HEAD as patches into DIR/<group>/NNNN-*.patch
-# and their order into DIR/.entries.  Commits are matched to the existing
-# series by subject; a commit named by --group NAME=REV goes to NAME; one
-# that matches nothing joins --group NAME, or else the group of the commit
-# before it.
-export_commits() {
-    local dir="$1" c subject group prev_group="" num file e rev
-    declare -A by_subject=() count=() by_commit=()
-    for rev in "${!COMMIT_GROUP[@]}"; do
-        c=$(git_src rev-parse --verify --quiet "${rev}^{commit}") ||
-            die "--group ${COMMIT_GROUP[${rev}]}=${rev}: no such commit in the work tree"
-        by_commit[${c}]=${COMMIT_GROUP[${rev}]}
-    done
-    while IFS= read -r e; do
-        subject=$(git mailinfo /dev/null /dev/null < "${ROOT}/patches/${e}" |
-            sed -n 's/^Subject: //p')
-        by_subject["${subject}"]=$(group_of "${e}")
-    done < <(series_entries)
-    : > "${dir}/.entries"
-    for c in $(git_src rev-list --reverse upstream..HEAD); do
-        subject=$(git_src log -1 --format=%s "${c}")
-        if [[ -n "${by_commit[${c}]:-}" ]]; then
-            group=${by_commit[${c}]}
-        elif [[ -n "${by_subject[${subject}]:-}" ]]; then
-            group=${by_subject[${subject}]}
-        elif [[ -n "${NEW_GROUP}" ]]; then
-            group=${NEW_GROUP}
-        elif [[ -n "${prev_group}" ]]; then
-            group=${prev_group}
-        else
-            die "commit '${subject}' matches no patch: say its group with --group NAME"
-        fi
-        [[ "${group}" =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "bad group name '${group}'"
-        num=$((${count[${group}]:-0} + 1))
-        count[${group}]=${num}
-        mkdir -p "${dir}/${group}"
-        file=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
-            git -C "$(src_dir)" format-patch --zero-commit --no-signature \
-            --no-numbered --diff-algorithm=myers --full-index --no-renames \
-            --start-number "${num}" -o "${dir}/${group}" -1 "${c}")
-        echo "${group}/${file##*/}" >> "${dir}/.entries"
-        prev_group=${group}
-    done
-}
-
-# Regenerate series from the exported entries, keeping the header and the
-# comment that introduces each group.
-write_series() {
-    local entries="$1" out="$2"
-    declare -A comment=()
-    local line block="" header="" seen_entry=0 g prev=""
-    if [[ -f "${ROOT}/series" ]]; then
-        while IFS= read -r line || [[ -n "${line}" ]]; do
-            if [[ "${line}" == '#'* ]]; then
-                block+="${line}"$'\n'
-            elif [[ -z "${line}" ]]; then
-                if [[ ${seen_entry} -eq 0 && -z "${header}" ]]; then
-                    header=${block}
-                fi
-                block=""
-            else
-                g=$(group_of "${line%% *}")
-                if [[ -n "${block}" ]]; then
-                    comment[${g}]=${block}
-                fi
-                block=""
-                seen_entry=1
-            fi
-        done < "${ROOT}/series"
-        if [[ ${seen_entry} -eq 0 && -z "${header}" ]]; then
-            header=${block}
-        fi
-    fi
-    {
-        printf '%s\n' "${header%$'\n'}"
-        while IFS= read -r line; do
-            g=$(group_of "${line}")
-            if [[ "${g}" != "${prev}" ]]; then
-                echo
-                printf '%s' "${comment[${g}]:-# ${g}$'\n'}"
-                prev=${g}
-            fi
-            echo "${line}"
-        done < "${entries}"
-    } > "${out}"
+# ci/series-export.sh on the work tree, with the --group options given.
+series_export() {
+    FASTIO_EXPORT_NAME=build.sh "${ROOT}/ci/series-export.sh" \
+        "${EXPORT_ARGS[@]}" "$@" "$(src_dir)"
 }
 
 cmd_export() {
-    local tmp rc=0
     [[ -d "$(src_dir)/.git" ]] || die "no work tree at $(src_dir): run './build.sh prepare'"
     [[ "${VARIANT}" == fastio ]] || die "export works on the fastio tree only"
     check_clean
-    tmp=$(mktemp -d)
-    mkdir -p "${tmp}/patches"
-    export_commits "${tmp}/patches"
-    mv "${tmp}/patches/.entries" "${tmp}/entries"
-    write_series "${tmp}/entries" "${tmp}/series"
-    if [[ ${EXPORT_CHECK} -eq 1 ]]; then
-        # Compare only: the committed patches must be what export writes.
-        diff -ru "${ROOT}/patches" "${tmp}/patches" >&2 || rc=1
-        diff -u "${ROOT}/series" "${tmp}/series" >&2 || rc=1
-        rm -rf "${tmp}"
-        [[ ${rc} -eq 0 ]] ||
-            die "patches/ and series differ from what './build.sh export' writes"
-        info "patches/ and series are exactly what export writes"
-        return 0
-    fi
-    rm -rf "${ROOT}/patches"
-    mv "${tmp}/patches" "${ROOT}/patches"
-    cp "${tmp}/series" "${ROOT}/series"
-    info "exported $(wc -l < "${tmp}/entries") patch(es) to patches/ and series"
-    rm -rf "${tmp}"
+    series_export
+    [[ " ${EXPORT_ARGS[*]} " != *" --check "* ]] || return 0
     # The tree now matches the series: record it so the next build reuses it.
     inputs_digest > "$(variant_dir)/prepared.stamp"
     git_src rev-parse HEAD > "$(variant_dir)/prepared.stamp.head"
@@ -719,14 +590,9 @@ main() {
         --source) SOURCE=${2:?--source needs a file}; shift ;;
         --source=*) SOURCE=${1#*=} ;;
         --no-deps) INSTALL_DEPS=0 ;;
-        --group)
-            case "${2:?--group needs a name}" in
-            *=*) COMMIT_GROUP["${2#*=}"]=${2%%=*} ;;
-            *) NEW_GROUP=$2 ;;
-            esac
-            shift ;;
+        --group) EXPORT_ARGS+=(--group "${2:?--group needs a name}"); shift ;;
         --reset) RESET=1 ;;
-        --check) EXPORT_CHECK=1 ;;
+        --check) EXPORT_ARGS+=(--check) ;;
         --prefix) PREFIX=${2:?--prefix needs a folder}; shift ;;
         -j) JOBS=${2:?-j needs a number}; shift ;;
         -j*) JOBS=${1#-j} ;;

@@ -16,14 +16,10 @@
 set -Eeuo pipefail
 trap 'echo "install-deps: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
-# Packages, by purpose.  Keep in sync with README.md.
-readonly BUILD_PKGS=(
-    build-essential ninja-build pkgconf git ccache bzip2 perl
-    python3 python3-venv
-    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
-    libaio-dev liburing-dev libseccomp-dev libcap-ng-dev libattr1-dev
-)
-readonly FIRMWARE_PKGS=(seabios ipxe-qemu)
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Packages, by purpose: what the build needs is BUILD_DEPS in ci/lib.sh.
 readonly BENCH_PKGS=(fio python3-matplotlib)
 # The guest and libvirt test stages: the guest builder's tools, and
 # Debian's libvirt daemon; clang with its libFuzzer/ASan/UBSan runtime for
@@ -34,7 +30,6 @@ readonly TEST_PKGS=(cpio kmod binutils zstd xz-utils util-linux
     libvirt-daemon-system libvirt-clients clang-14 libclang-rt-14-dev attr
     gnutls-bin python3-libnbd)
 readonly BACKPORT_PKGS=(meson python3-pycotap)
-readonly MIN_MESON=1.5.0
 
 die() {
     echo "install-deps: $*" >&2
@@ -42,41 +37,7 @@ die() {
 }
 
 codename() {
-    local c=""
-    # shellcheck disable=SC1091
-    c=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    [[ -n "${c}" ]] || die "cannot tell the Debian release from /etc/os-release"
-    echo "${c}"
-}
-
-# Print the URI of the first configured archive that serves suite $1
-# (deb822 .sources files and one-line .list files are both read).
-mirror_for_suite() {
-    local suite="$1" f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -r "${f}" ]] || continue
-        awk -v s="${suite}" '
-            $1 == "deb" {
-                i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-                if ($(i + 1) == s) { print $i; exit }
-            }' "${f}"
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [[ -r "${f}" ]] || continue
-        awk -v s="${suite}" '
-            function flush() {
-                if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ")) {
-                    split(uris, u, " "); print u[1]; found = 1; exit
-                }
-                types = ""; uris = ""; suites = ""
-            }
-            /^[ \t]*$/ { flush(); next }
-            /^Types:/  { sub(/^Types:[ \t]*/, "");  types = $0 }
-            /^URIs:/   { sub(/^URIs:[ \t]*/, "");   uris = $0 }
-            /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
-            END { if (!found) flush() }' "${f}"
-    done
+    debian_codename || die "cannot tell the Debian release from /etc/os-release"
 }
 
 have_pkg() {
@@ -90,8 +51,9 @@ meson_ok() {
 }
 
 missing_pkgs() {
-    local p
-    for p in "${BUILD_PKGS[@]}" "${FIRMWARE_PKGS[@]}" "${EXTRA_PKGS[@]}"; do
+    local p deps
+    mapfile -t deps < <(build_dep_packages)
+    for p in "${deps[@]}" "${EXTRA_PKGS[@]}"; do
         have_pkg "${p}" || echo "${p}"
     done
 }
@@ -99,10 +61,10 @@ missing_pkgs() {
 ensure_backports() {
     local rel="$1" suite="$1-backports" uri list
     list=/etc/apt/sources.list.d/qemu-fastio-${suite}.sources
-    if [[ -n "$(mirror_for_suite "${suite}" | head -n 1)" ]]; then
+    if [[ -n "$(apt_mirror "${suite}")" ]]; then
         return 0
     fi
-    uri=$(mirror_for_suite "${rel}" | head -n 1)
+    uri=$(apt_mirror "${rel}")
     [[ -n "${uri}" ]] ||
         die "no apt source serves '${rel}'; cannot derive a mirror for ${suite}"
     echo "install-deps: adding ${suite} from the mirror already configured for ${rel}"

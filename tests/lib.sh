@@ -8,6 +8,9 @@ TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "${TESTS_DIR}/.." && pwd)
 readonly TESTS_DIR ROOT
 : "${FASTIO_RESULTS:=/dev/null}"
+# series_entries and the rest of what build.sh and the tests share
+# shellcheck source=ci/lib.sh
+source "${ROOT}/ci/lib.sh"
 
 # result STATUS NAME [DETAIL]: STATUS is pass, fail or skip.
 result() {
@@ -51,9 +54,4 @@ expect_fail() {
         result pass "${name}"
     fi
     rm -f "${out}"
-}
-
-# Series entries, one per line (paths relative to patches/).
-series_entries() {
-    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "${ROOT}/series"
 }

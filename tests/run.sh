@@ -24,7 +24,7 @@ trap 'echo "tests/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 source "$(dirname "$0")/lib.sh"
 
 readonly ALL_STAGES=(series build-sh build qtest unit iotests guest libvirt)
-TARBALL=""
+UPSTREAM_TARBALL=""
 INSTALL_DEPS=1
 
 # The Debian packages the stages STAGE... need (ci/install-deps.sh holds
@@ -48,11 +48,11 @@ deps() {
 }
 
 stage_series() {
-    "${TESTS_DIR}/check-series.sh" "${TARBALL}"
+    "${TESTS_DIR}/check-series.sh" "${UPSTREAM_TARBALL}"
 }
 
 stage_build_sh() {
-    "${TESTS_DIR}/test-build-sh.sh" "${TARBALL}"
+    "${TESTS_DIR}/test-build-sh.sh" "${UPSTREAM_TARBALL}"
 }
 
 stage_build() {
@@ -136,7 +136,7 @@ main() {
     export FASTIO_RESULTS
     : > "${FASTIO_RESULTS}"
 
-    TARBALL=$("${ROOT}/build.sh" fetch) || {
+    UPSTREAM_TARBALL=$("${ROOT}/build.sh" fetch) || {
         echo "tests/run.sh: no upstream tarball; see README.md" >&2
         exit 1
     }

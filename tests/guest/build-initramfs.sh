@@ -24,6 +24,9 @@ trap 'echo "build-initramfs.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' 
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
+# debian_codename
+# shellcheck source=ci/lib.sh
+source "${HERE}/../../ci/lib.sh"
 readonly CACHE_ROOT=${QEMU_FASTIO_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/qemu-fastio}
 readonly GUEST_CACHE=${CACHE_ROOT}/guest
 readonly DEB_CACHE=${GUEST_CACHE}/debs
@@ -68,11 +71,7 @@ cleanup() {
 }
 
 codename() {
-    local c=""
-    # shellcheck disable=SC1091
-    c=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    [[ -n "${c}" ]] || die "cannot tell the Debian release from /etc/os-release"
-    echo "${c}"
+    debian_codename || die "cannot tell the Debian release from /etc/os-release"
 }
 
 # record_packages SPEC...: read name, version and .deb file name of each
