@@ -56,10 +56,10 @@ import tempfile
 import threading
 import time
 
-from qemucpu import qemu_cpu
+from guestconsole import GuestConsole
+from qemucpu import qemu_cpu, tree_cpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICK = os.sysconf("SC_CLK_TCK")
 CACHE = os.environ.get("QEMU_FASTIO_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
     "qemu-fastio")
@@ -95,37 +95,6 @@ class Skip(Exception):
 
 def log(msg):
     print(f"fsbench: {msg}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- CPU time
-
-def tree_cpu(root):
-    """CPU seconds of process ROOT and all its descendants.
-
-    Each live process counts utime+stime (all its threads, live or gone)
-    plus cutime+cstime (its children that exited and were reaped).
-    """
-    if root is None:
-        return 0.0
-    stats = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        stats[int(d)] = (int(fields[1]),
-                         sum(int(x) for x in fields[11:15]) / TICK)
-    members, todo = set(), [root]
-    while todo:
-        p = todo.pop()
-        if p in members or p not in stats:
-            continue
-        members.add(p)
-        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
-    return sum(stats[p][1] for p in members)
 
 
 # ------------------------------------------------------------ virtiofsd
@@ -164,36 +133,14 @@ def fetch_c_virtiofsd():
 
 
 def archive_uri():
-    """The URI of the machine's main Debian archive (deb822 or one-line)."""
-    with open("/etc/os-release") as f:
-        codename = re.search(r"^VERSION_CODENAME=\"?(\w+)", f.read(),
-                             re.M).group(1)
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-        with open(path) as f:
-            text = f.read()
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            for line in stanza.splitlines():
-                m = re.match(r"([A-Za-z-]+):\s*(.*)", line)
-                if m:
-                    fields[m.group(1).lower()] = m.group(2).split()
-            if ("deb" in fields.get("types", []) and
-                    codename in fields.get("suites", []) and
-                    fields.get("uris") and
-                    fields.get("enabled", ["yes"])[0] != "no"):
-                return fields["uris"][0]
-    lists = ["/etc/apt/sources.list"] + sorted(
-        glob.glob("/etc/apt/sources.list.d/*.list"))
-    for path in lists:
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            for line in f:
-                line = re.sub(r"\[[^]]*\]", "", line.split("#")[0]).split()
-                if len(line) >= 3 and line[0] == "deb" and \
-                        line[2] == codename:
-                    return line[1]
-    raise RuntimeError(f"no apt source for {codename} found")
+    """The URI of the machine's main Debian archive, from its apt sources
+    (read by ci/lib.sh, deb822 or one-line)."""
+    uri = run_quiet(["bash", "-c", '. "$1" && c=$(debian_codename) && '
+                     'apt_mirror "${c}"', "lib.sh",
+                     os.path.join(ROOT, "ci", "lib.sh")]).strip()
+    if not uri:
+        raise RuntimeError("no apt source for this Debian release found")
+    return uri
 
 
 def fetch_rust_virtiofsd():
@@ -415,10 +362,24 @@ class Bench:
             lines.put(None)
 
         threading.Thread(target=reader, daemon=True).start()
-        res, begin, json_lines, console = {}, {}, None, []
+        dpid = daemon.pid if daemon else None
+
+        def on_job(name, begin, end):
+            tot0, vcpu0, io0, g0, d0, w0 = begin
+            tot1, vcpu1, io1, g1, d1, w1 = end
+            return {"qemu_cpu": (tot1 - tot0) - (vcpu1 - vcpu0),
+                    "iothread_cpu": io1 - io0,
+                    "daemon_cpu": d1 - d0,
+                    "wall": w1 - w0,
+                    "threads": {k: round(v - g0.get(k, 0.0), 3)
+                                for k, v in g1.items()
+                                if abs(v - g0.get(k, 0.0)) >= 0.005}}
+
+        parser = GuestConsole(lambda: qemu_cpu(proc.pid) + (
+            tree_cpu(dpid), time.monotonic()), on_job)
+        res, console = parser.results, []
         times, tree_sum, outcome = {}, None, None
         deadline = time.monotonic() + self.timeout()
-        dpid = daemon.pid if daemon else None
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -432,36 +393,7 @@ class Bench:
                 if line is None:
                     break
                 console.append(line)
-                m = re.match(r"FASTIO-JOB-(BEGIN|END) (\S+)", line)
-                if m:
-                    sample = qemu_cpu(proc.pid) + (tree_cpu(dpid),
-                                                   time.monotonic())
-                    if m.group(1) == "BEGIN":
-                        begin[m.group(2)] = sample
-                    else:
-                        tot0, vcpu0, io0, g0, d0, w0 = begin[m.group(2)]
-                        tot1, vcpu1, io1, g1, d1, w1 = sample
-                        r = res.setdefault(m.group(2), {})
-                        r["qemu_cpu"] = (tot1 - tot0) - (vcpu1 - vcpu0)
-                        r["iothread_cpu"] = io1 - io0
-                        r["daemon_cpu"] = d1 - d0
-                        r["wall"] = w1 - w0
-                        r["threads"] = {
-                            k: round(v - g0.get(k, 0.0), 3)
-                            for k, v in g1.items()
-                            if abs(v - g0.get(k, 0.0)) >= 0.005}
-                    continue
-                m = re.match(r"FASTIO-JSON-(BEGIN|END) (\S+)", line)
-                if m:
-                    if m.group(1) == "BEGIN":
-                        json_lines = []
-                    else:
-                        res.setdefault(m.group(2), {})["fio"] = json.loads(
-                            "\n".join(json_lines))
-                        json_lines = None
-                    continue
-                if json_lines is not None:
-                    json_lines.append(line)
+                if parser.feed(line):
                     continue
                 m = re.match(r"FASTIO-TIME (\S+) ([\d.]+) ([\d.]+)", line)
                 if m:

@@ -15,13 +15,13 @@
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from guestconsole import GuestConsole
 from qemucpu import qemu_cpu
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,7 +95,14 @@ def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
-    results, begin, json_lines, console = {}, {}, None, []
+
+    def on_job(name, begin, end):
+        (tot0, vcpu0, io0), (tot1, vcpu1, io1) = begin, end
+        return {"device_cpu": (tot1 - tot0) - (vcpu1 - vcpu0),
+                "iothread_cpu": io1 - io0}
+
+    parser = GuestConsole(lambda: qemu_cpu(proc.pid)[:3], on_job)
+    results, console = parser.results, []
     deadline = time.monotonic() + 120 + len(jobs) * (args.runtime + 30)
     try:
         for line in proc.stdout:
@@ -103,29 +110,7 @@ def run_config(args, qemu, guest, disk, cfg, poll_max_ns):
             console.append(line)
             if time.monotonic() > deadline:
                 raise RuntimeError("timed out")
-            m = re.match(r"FASTIO-JOB-(BEGIN|END) (\S+)", line)
-            if m:
-                sample = qemu_cpu(proc.pid)[:3]
-                if m.group(1) == "BEGIN":
-                    begin[m.group(2)] = (time.monotonic(), sample)
-                else:
-                    t0, (tot0, vcpu0, io0) = begin[m.group(2)]
-                    tot1, vcpu1, io1 = sample
-                    r = results.setdefault(m.group(2), {})
-                    r["device_cpu"] = (tot1 - tot0) - (vcpu1 - vcpu0)
-                    r["iothread_cpu"] = io1 - io0
-                continue
-            m = re.match(r"FASTIO-JSON-(BEGIN|END) (\S+)", line)
-            if m:
-                if m.group(1) == "BEGIN":
-                    json_lines = []
-                else:
-                    data = json.loads("\n".join(json_lines))
-                    results.setdefault(m.group(2), {})["fio"] = data
-                    json_lines = None
-                continue
-            if json_lines is not None:
-                json_lines.append(line)
+            if parser.feed(line):
                 continue
             if line.startswith("FASTIO-RESULT FAIL"):
                 raise RuntimeError(line)

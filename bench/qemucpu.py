@@ -11,26 +11,49 @@ import re
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def proc_stat(path):
+    """The fields of a /proc/PID[/task/TID]/stat file after the command
+    name (which may hold spaces and parentheses): [0] is the state, [1]
+    the parent pid, [11:15] utime, stime, cutime, cstime in clock ticks."""
+    with open(path) as f:
+        return stat_fields(f.read())
+
+
+def stat_fields(text):
+    """proc_stat() of the TEXT of a stat file."""
+    return text.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(fields, children=False):
+    """utime+stime of proc_stat() FIELDS in seconds; with CHILDREN, plus
+    the time of the waited-for children."""
+    return sum(int(x) for x in fields[11:15 if children else 13]) / TICK
+
+
+def tasks(pid, name):
+    """(tid, comm, text of /proc/PID/task/TID/NAME) of each live thread."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+                text = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        yield tid, comm, text
+
+
 def qemu_cpu(pid):
     """CPU seconds of the whole QEMU process and of its vCPU threads.
 
     Worker threads come and go; an exited thread's time stays in the
     process total, so the device side is the total less the vCPUs.
     """
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / TICK
+    total = cpu_seconds(proc_stat(f"/proc/{pid}/stat"))
     vcpu = iothread = 0.0
     groups = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                tf = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        secs = (int(tf[11]) + int(tf[12])) / TICK
+    for _, comm, text in tasks(pid, "stat"):
+        secs = cpu_seconds(stat_fields(text))
         group = re.sub(r"\d+", "N", comm)
         groups[group] = groups.get(group, 0.0) + secs
         if re.match(r"CPU \d+/", comm):
@@ -44,9 +67,7 @@ def qemu_cpu(pid):
 def thread_cpu(pid, tid=None):
     """CPU seconds of one thread of PID; by default its main thread (the
     main loop, which also serves the qtest socket under -accel qtest)."""
-    with open(f"/proc/{pid}/task/{tid or pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return cpu_seconds(proc_stat(f"/proc/{pid}/task/{tid or pid}/stat"))
 
 
 def task_runtimes(pid):
@@ -54,17 +75,8 @@ def task_runtimes(pid):
     /proc/PID/task/TID/schedstat: the scheduler's nanosecond run time,
     where utime+stime come in clock ticks (10 ms) that a short job of a
     slow device barely moves.  Threads that exited are not listed."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                ns = int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        out[int(tid)] = (comm, ns / 1e9)
-    return out
+    return {int(tid): (comm, int(text.split()[0]) / 1e9)
+            for tid, comm, text in tasks(pid, "schedstat")}
 
 
 def tree_runtimes(root):
@@ -84,3 +96,30 @@ def tree_runtimes(root):
             except FileNotFoundError:
                 continue
     return out
+
+
+def tree_cpu(root):
+    """CPU seconds of process ROOT and all its descendants.
+
+    Each live process counts utime+stime (all its threads, live or gone)
+    plus cutime+cstime (its children that exited and were reaped).
+    """
+    if root is None:
+        return 0.0
+    stats = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fields = proc_stat(f"/proc/{d}/stat")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        stats[int(d)] = (int(fields[1]), cpu_seconds(fields, children=True))
+    members, todo = set(), [root]
+    while todo:
+        p = todo.pop()
+        if p in members or p not in stats:
+            continue
+        members.add(p)
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+    return sum(stats[p][1] for p in members)
