@@ -3,7 +3,7 @@
 #
 # Build the libFuzzer target of the in-process virtio-fs FUSE server
 # (tests/fuzz/virtiofs-fuse-fuzz.c over hw/virtiofs/fuse-server.c,
-# passthrough.c and dax.c) with clang and -fsanitize=fuzzer,address,undefined, and
+# passthrough.c, passthrough-xattr.c and dax.c) with clang and -fsanitize=fuzzer,address,undefined, and
 # run it for a bounded time on the seed corpus tests/fuzz/corpus/virtiofs.
 # One result line (tests/lib.sh); any crash, leak, sanitizer report or
 # harness check (malformed reply, leaked fd, a change outside the share)
@@ -117,7 +117,8 @@ build() {
     [[ ${#link[@]} -gt 0 ]] || return 1
     mkdir -p "${OUT}/objs"
     for f in "${src}/hw/virtiofs/fuse-server.c" \
-        "${src}/hw/virtiofs/passthrough.c" "${src}/hw/virtiofs/dax.c" \
+        "${src}/hw/virtiofs/passthrough.c" \
+        "${src}/hw/virtiofs/passthrough-xattr.c" "${src}/hw/virtiofs/dax.c" \
         "${src}/util/iov.c" "${FUZZ_DIR}/virtiofs-fuse-fuzz.c"; do
         o="${OUT}/objs/$(basename "${f}" .c).o"
         "${cc}" "${cflags[@]}" -iquote "${src}/hw/virtiofs" -O1 -g \
