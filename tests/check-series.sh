@@ -24,9 +24,12 @@ entries_exist() {
 }
 
 patches_listed() {
-    local f rc=0
+    local f rc=0 entries
+    # Read the series once: 'series_entries | grep -q' fails under
+    # pipefail whenever grep exits before sed has written everything.
+    entries=$(series_entries)
     while IFS= read -r f; do
-        series_entries | grep -qxF -- "${f#"${ROOT}"/patches/}" ||
+        grep -qxF -- "${f#"${ROOT}"/patches/}" <<<"${entries}" ||
             { echo "${f#"${ROOT}"/} is not listed in series"; rc=1; }
     done < <(find "${ROOT}/patches" -name '*.patch' | sort)
     return ${rc}

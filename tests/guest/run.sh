@@ -200,7 +200,7 @@ probe_accel() {
             local start=${SECONDS}
             boot probe probe "${PROBE_TIMEOUT}" "" --
             if [[ ${BOOT_RC} -eq 0 ]] &&
-                tr -d '\r' < "${WORK}/probe.console" | grep -q '^FASTIO-INIT '; then
+                grep -q '^FASTIO-INIT ' < <(tr -d '\r' < "${WORK}/probe.console"); then
                 ACCEL_NAME=kvm
                 why="a KVM guest reached /init in $((SECONDS - start)) s"
             else
@@ -282,7 +282,7 @@ scenario_blk_negative() {
     boot "${name}" blk-native "${TIMEOUT}" "fastio.discard_zeroes=1" -- "${BLK_ARGS[@]}"
     parse_console "${name}" blk-native
     if [[ "${OUTCOME}" == FAIL ]] &&
-        ! tr -d '\r' < "${WORK}/${name}.console" | grep -q 'Input/output error'; then
+        ! grep -q 'Input/output error' < <(tr -d '\r' < "${WORK}/${name}.console"); then
         OUTCOME=BROKEN
         REASON="blk-native failed, but not with an I/O error: ${REASON}"
     fi

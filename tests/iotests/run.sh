@@ -67,7 +67,7 @@ run_check() {
 }
 
 run_config() {
-    local config="$1" log tap line status test reason stock_log
+    local config="$1" log tap line test reason stock_log stock_tap
     local failed=() notrun=0 t
     log="${LOGS}/${config/\//-}.log"
     tap=$(run_check fastio "${config}" "${log}" ${TESTS:-})
@@ -100,8 +100,8 @@ run_config() {
         fi
         # Excused only if the stock build fails it as well.
         stock_log="${LOGS}/${config/\//-}-${t}-stock.log"
-        if run_check stock "${config}" "${stock_log}" "${t}" |
-            grep -q '^not ok '; then
+        stock_tap=$(run_check stock "${config}" "${stock_log}" "${t}")
+        if grep -q '^not ok ' <<<"${stock_tap}"; then
             result skip "iotests ${config}: ${t}" "known, stock fails too: ${reason}"
         else
             result fail "iotests ${config}: ${t}" \

@@ -170,7 +170,7 @@ check_blk() {
     local out="$1" title
     title="libvirt: domain with our emulator, io='native' on an iothread, passes blk-native"
     if [[ "${out}" == *blk:CREATE-OK* && "${out}" != *blk:GUEST-TIMEOUT* ]] &&
-        tr -d '\r' 2>/dev/null < "${WORK}/blk.serial.log" | grep -q '^FASTIO-RESULT PASS blk-native$' &&
+        grep -q '^FASTIO-RESULT PASS blk-native$' < <(tr -d '\r' 2>/dev/null < "${WORK}/blk.serial.log") &&
         grep -q 'aio=native\|"aio":"native"' "${WORK}/blk.qemu.log"; then
         result pass "${title}"
     else
