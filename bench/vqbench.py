@@ -577,6 +577,12 @@ def write_report(args, records, out, started, pin):
              "pairs; spread = (max - min) / median of the CPU figure; "
              "ratio = median of the pairs' ratios. `verified`: every "
              "answer checked.", ""]
+    for name, path in (("ours", args.ours), ("stock", args.stock)):
+        if os.path.exists(path):
+            lines.append(f"- {name}: `{os.path.relpath(path, ROOT)}`, built "
+                         + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
+                             os.path.getmtime(path))))
+    lines.append("")
     blk = [r for r in records if r["device"] == "virtio-blk"
            and r["target"] == "ours"]
     if blk:
