@@ -271,7 +271,7 @@ check_clean() {
         die "${src} has a git am or rebase in progress: finish or abort it first"
     fi
     if [[ -n "$(git_src status --porcelain --untracked-files=normal)" ]]; then
-        git_src status --short | head -n 20 >&2
+        git_src status --short | head -n 20 >&2 || true
         die "${src} has uncommitted changes: commit them and './build.sh export', or discard them"
     fi
 }

@@ -26,15 +26,19 @@ scratch() {
 
 # Patch 1 with one context line changed, so that it cannot apply.
 broken_patch() {
-    local first
-    first=$(series_entries | head -n 1)
+    local first entries
+    # Not 'series_entries | head': under pipefail, sed's SIGPIPE once the
+    # series outgrows a pipe write would end the script.
+    mapfile -t entries < <(series_entries)
+    first=${entries[0]}
     awk '/^@@ / { hunk = 1 }
          hunk && !done && /^ / { $0 = $0 " changed upstream"; done = 1 }
          { print }' "${ROOT}/patches/${first}"
 }
 
 main() {
-    local p bad first last_group
+    local p bad first last_group entries
+    mapfile -t entries < <(series_entries)
 
     bad="${tmp}/qemu_10.0.13+ds.orig.tar.xz"
     head -c 4096 /dev/urandom > "${bad}"
@@ -58,15 +62,14 @@ main() {
         "${p}/build.sh" --no-deps --source "${tarball}" prepare
 
     p=$(scratch no-fuzz)
-    first=$(series_entries | head -n 1)
+    first=${entries[0]}
     broken_patch > "${p}/patches/${first}"
     expect_fail "build.sh: a patch that no longer applies is named" \
         "patch 1/[0-9]+ patches/${first} does not apply" \
         "${p}/build.sh" --no-deps --source "${tarball}" prepare
 
     p=$(scratch workflow)
-    last_group=$(series_entries | tail -n 1)
-    last_group=${last_group%%/*}
+    last_group=${entries[-1]%%/*}
     check "build.sh: prepare makes a work tree from the series" \
         "${p}/build.sh" --no-deps --source "${tarball}" prepare
     check "build.sh: export reproduces every patch byte for byte" \
