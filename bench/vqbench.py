@@ -578,10 +578,14 @@ def write_report(args, records, out, started, pin):
              "ratio = median of the pairs' ratios. `verified`: every "
              "answer checked.", ""]
     for name, path in (("ours", args.ours), ("stock", args.stock)):
-        if os.path.exists(path):
+        if path in args.built:
+            now = os.path.getmtime(path)
             lines.append(f"- {name}: `{os.path.relpath(path, ROOT)}`, built "
                          + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
-                             os.path.getmtime(path))))
+                             args.built[path]))
+                         + ("" if now == args.built[path] else
+                            ", REBUILT during the run at " + time.strftime(
+                                "%H:%M UTC", time.gmtime(now))))
     lines.append("")
     blk = [r for r in records if r["device"] == "virtio-blk"
            and r["target"] == "ours"]
@@ -821,6 +825,8 @@ def main():
                             else [args.stock]):
         if not os.access(b, os.X_OK):
             sys.exit(f"vqbench: {b} is not built")
+    args.built = {b: os.path.getmtime(b) for b in (args.ours, args.stock)
+                  if os.path.exists(b)}
     files = Files(driver, args.disk_dir)
     runner = Runner(args, driver, files)
     try:
