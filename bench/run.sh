@@ -12,18 +12,21 @@
 #   --out     results folder (default results/<date>)
 #   vqbench   the devices without a guest (docs/vqbench.md); not in the
 #             default set
+#   --publish also write the run's tables, with a description of the
+#             machine, to docs/results/<date>-<parts>.md (and its chart)
 
 set -Eeuo pipefail
 trap 'echo "bench/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 main() {
-    local root out="" quick=0 parts=() p
+    local root out="" quick=0 publish=0 parts=() p
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     while [[ $# -gt 0 ]]; do
         p="$1"
         shift
         case "${p}" in
         --quick) quick=1 ;;
+        --publish) publish=1 ;;
         --out)
             [[ $# -gt 0 ]] || { echo "bench/run.sh: --out needs a folder" >&2; exit 2; }
             out="$1"
@@ -79,6 +82,37 @@ main() {
     done
     "${root}/bench/chart.py" "${out}"
     echo "bench/run.sh: results in ${out}"
+    if [[ ${publish} -eq 1 ]]; then
+        publish_results "${root}" "${out}" "${parts[@]}"
+    fi
+}
+
+# publish_results ROOT OUT PART...: the run's tables as a dated docs page.
+publish_results() {
+    local root="$1" out="$2" name page p
+    shift 2
+    name="$(date -u +%Y-%m-%d)-$(IFS=-; echo "$*")"
+    page="${root}/docs/results/${name}.md"
+    mkdir -p "${root}/docs/results"
+    {
+        echo "# Results of $(date -u +%Y-%m-%d): $*"
+        echo
+        echo "Written by \`bench/run.sh --publish $*\`. The machine:"
+        echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),"
+        echo "$(free -g | awk '/^Mem:/ {print $2}') GiB of memory, Linux $(uname -r),"
+        echo "$(. /etc/os-release && echo "${PRETTY_NAME}"); load average at the end:"
+        echo "$(cut -d' ' -f1-3 /proc/loadavg)."
+        echo
+        if [[ -f "${out}/chart.png" ]]; then
+            cp "${out}/chart.png" "${root}/docs/results/${name}.png"
+            echo "![chart](${name}.png)"
+            echo
+        fi
+        for p in "$@"; do
+            [[ -f "${out}/${p}.md" ]] && sed 's/^#/##/' "${out}/${p}.md" && echo
+        done
+    } > "${page}"
+    echo "bench/run.sh: published ${page#"${root}"/}"
 }
 
 { main "$@"; exit $?; }
