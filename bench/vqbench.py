@@ -718,13 +718,14 @@ def selftest(runner, negative):
                     "pattern")
             ok = False
         return ok
+    # A fresh QEMU's first aio=native job is a batch: on tmpfs it used to
+    # hang for good (io_submit() refusing RWF_NOWAIT for the first
+    # request of a batch stranded the rest).
     runs = [("virtio-blk", "native-iothread",
-             [(op, qd) for op in BLK_OPS for qd in (1, 32)], 2000),
+             [(op, qd) for op in BLK_OPS for qd in (32, 1)], 2000),
             ("virtio-blk", "io_uring-iothread",
              [("randread-4k", 32), ("randwrite-4k", 32)], 1000),
-            # aio=native here hangs queue 1 in this release (reported);
-            # io_uring exercises the driver's multi-queue path meanwhile
-            ("virtio-blk", "io_uring-2q-2iothreads",
+            ("virtio-blk", "native-2q-2iothreads",
              [("randread-4k", 32), ("randwrite-4k", 32)], 1000),
             ("virtio-fs", FS_CONFIG,
              [(op, qd) for op in FS_OPS for qd in (1, 16)], 300)]
@@ -752,8 +753,6 @@ def selftest(runner, negative):
 
 # ------------------------------------------------------------ profile
 
-# The first aio=native job is qd1: a first batch of several requests on
-# tmpfs hangs in this release (see docs/vqbench.md).
 PROFILES = (("virtio-blk", "native-iothread",
              [("randread-4k", 1), ("randread-4k", 32)], 20000),
             ("virtio-fs", FS_CONFIG, [("getattr", 16)], 20000),

@@ -152,12 +152,7 @@ static const Op blk_readback = { "read-back", readback_prep, read_done };
 
 const Op *blk_op(const char *name)
 {
-    for (unsigned i = 0; i < ARRAY_SIZE(blk_ops); i++) {
-        if (!strcmp(blk_ops[i].name, name)) {
-            return &blk_ops[i];
-        }
-    }
-    return NULL;
+    return op_find(blk_ops, ARRAY_SIZE(blk_ops), name);
 }
 
 const Op *blk_readback_op(void)

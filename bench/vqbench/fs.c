@@ -528,12 +528,7 @@ static const Op fs_readback = { "read-back", readback_prep, readback_done };
 
 const Op *fs_op(const char *name)
 {
-    for (unsigned i = 0; i < ARRAY_SIZE(fs_ops); i++) {
-        if (!strcmp(fs_ops[i].name, name)) {
-            return &fs_ops[i];
-        }
-    }
-    return NULL;
+    return op_find(fs_ops, ARRAY_SIZE(fs_ops), name);
 }
 
 const Op *fs_readback_op(void)

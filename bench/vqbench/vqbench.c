@@ -92,6 +92,16 @@ void wrong(const char *fmt, ...)
     fail("wrong answer", fmt, ap);
 }
 
+const Op *op_find(const Op *ops, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(ops[i].name, name)) {
+            return &ops[i];
+        }
+    }
+    return NULL;
+}
+
 uint64_t now_ns(void)
 {
     struct timespec ts;

@@ -207,6 +207,8 @@ void blocks_done(Blocks *bl, int blk, unsigned nblk, bool wrote);
 /* ------------------------------------------------------- blk.c, fs.c */
 
 void blk_setup(Bench *b);
+/* The operation called @name in @ops[@n], or NULL */
+const Op *op_find(const Op *ops, size_t n, const char *name);
 const Op *blk_op(const char *name);
 const Op *blk_readback_op(void);
 
