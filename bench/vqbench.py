@@ -547,12 +547,7 @@ def aggregate(units, samples):
 
 # ------------------------------------------------------------- report
 
-def fmt(v, d=1):
-    if v is None:
-        return "-"
-    if abs(v) >= 100:
-        return f"{v:.0f}"
-    return f"{v:.{d}f}"
+fmt = fsbench.fmt
 
 
 def pct(v):
