@@ -50,19 +50,20 @@ known_reason() {
 # run_check VARIANT CONFIG LOG [TEST...]: run upstream's check from the
 # build folder of VARIANT (fastio or stock); TAP on stdout, diffs in LOG.
 run_check() {
-    local variant="$1" config="$2" log="$3" scratch
+    local variant="$1" config="$2" log="$3" scratch sock
     shift 3
     local iotests="${ROOT}/build/${variant}/obj/tests/qemu-iotests"
     local args
     mapfile -t args < <(check_args "${config}")
     scratch="${WORK}/${variant}-${config/\//-}"
-    rm -rf "${scratch}"
-    mkdir -p "${scratch}/test" "${scratch}/sock"
+    sock="${SOCKS}/${variant:0:1}-${config/\//-}"
+    rm -rf "${scratch}" "${sock}"
+    mkdir -p "${scratch}/test" "${sock}"
     if [[ $# -eq 0 ]]; then
         set -- -g quick
     fi
     (cd "${iotests}" &&
-        TEST_DIR="${scratch}/test" SOCK_DIR="${scratch}/sock" \
+        TEST_DIR="${scratch}/test" SOCK_DIR="${sock}" \
             ./check -tap "${args[@]}" "$@" 2>"${log}") || true
 }
 
@@ -123,7 +124,12 @@ main() {
     done
     LOGS="${ROOT}/build/test-logs/iotests"
     WORK=$(mktemp -d "${ROOT}/build/iotests.XXXXXX")
-    trap 'rm -rf "${WORK}"' EXIT
+    # Sockets get a short folder of their own: a UNIX socket path must
+    # fit in 108 bytes, the tests add up to ~45 (for example
+    # qcow2-file-nbd-qemu-allocation/qemu-nbd.sock), and a checkout can
+    # sit anywhere.
+    SOCKS=$(mktemp -d /tmp/fastio-iot.XXXXXX)
+    trap 'rm -rf "${WORK}" "${SOCKS}"' EXIT
     mkdir -p "${LOGS}"
     for c in "${configs[@]}"; do
         [[ " ${ALL_CONFIGS[*]} " == *" ${c} "* ]] ||
