@@ -6,7 +6,10 @@
 # printing the last flushed record.  QEMU is killed with SIGKILL at a
 # random moment; every record up to the last one the guest saw flushed
 # must then read back intact from the backing file on the host.
-# Runs for aio=native and aio=io_uring, at several kill points.
+# Runs for aio=native and aio=io_uring, at several kill points, on an
+# allocated image and on a sparse one (where aio=native's writes that
+# allocate go from the direct path to a worker thread).  Just before the
+# kill, QMP must say that the disk's requests took the direct path.
 #
 # Usage: crash.py [--qemu BIN] [--kills N] [--seed S]
 # Appends "pass|fail<TAB>name" lines to $FASTIO_RESULTS.
@@ -15,7 +18,9 @@ import argparse
 import os
 import random
 import re
+import json
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,18 +46,48 @@ def expected(n):
     return data + b"\0" * (BS - len(data))
 
 
-def one_run(qemu, guest, aio, accel, kill_after, workdir):
+def direct_requests(path):
+    """The disk's x-direct-requests, from QEMU's QMP socket at path."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        f = sock.makefile("rwb")
+
+        def command(cmd, **arguments):
+            f.write(json.dumps({"execute": cmd,
+                                "arguments": arguments}).encode() + b"\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "return" in reply or "error" in reply:
+                    return reply
+
+        f.readline()                    # the greeting
+        command("qmp_capabilities")
+        reply = command("qom-get", path="/machine/peripheral/vb/"
+                        "virtio-backend", property="x-direct-requests")
+    if "error" in reply:
+        raise RuntimeError(reply["error"]["desc"])
+    return reply["return"]
+
+
+def one_run(qemu, guest, aio, accel, kill_after, workdir, sparse):
     disk = os.path.join(workdir, f"records-{aio}.raw")
+    qmp = os.path.join(workdir, f"qmp-{aio}.sock")
     with open(disk, "wb") as f:
-        f.truncate(64 << 20)
+        if sparse:
+            f.truncate(64 << 20)
+        else:
+            os.posix_fallocate(f.fileno(), 0, 64 << 20)
     cmd = [qemu, "-nodefaults", "-display", "none", "-no-reboot",
            "-m", "512", "-serial", "stdio", "-monitor", "none",
+           "-qmp", f"unix:{qmp},server=on,wait=off",
            "-accel", accel, "-cpu", "max",
            "-object", "iothread,id=io0",
            "-blockdev", f"driver=file,filename={disk},node-name=f0,"
            f"aio={aio},cache.direct=on",
            "-blockdev", "driver=raw,file=f0,node-name=d0",
-           "-device", "virtio-blk-pci,drive=d0,iothread=io0",
+           "-device", "virtio-blk-pci,drive=d0,iothread=io0,id=vb",
            "-kernel", f"{guest}/vmlinuz", "-initrd", f"{guest}/initramfs.img",
            "-append", "console=ttyS0 panic=-1 quiet "
            "fastio.scenario=blk-records"]
@@ -62,12 +97,17 @@ def one_run(qemu, guest, aio, accel, kill_after, workdir):
     flushed, first_flush, buf, log = -1, None, b"", []
     start = time.monotonic()
     killed = False
+    direct = None
     try:
         while True:
             now = time.monotonic()
             if first_flush is None and now - start > BOOT_TIMEOUT:
                 return None, "the guest never flushed a batch", log
             if first_flush is not None and now - first_flush >= kill_after:
+                try:
+                    direct = direct_requests(qmp)
+                except (OSError, ValueError, RuntimeError) as e:
+                    direct = f"QMP: {e}"
                 proc.send_signal(signal.SIGKILL)
                 killed = True
                 break
@@ -96,6 +136,8 @@ def one_run(qemu, guest, aio, accel, kill_after, workdir):
         proc.wait()
     if not killed:
         return None, f"QEMU exited before the kill (status {proc.returncode})", log
+    if not isinstance(direct, int) or direct == 0:
+        return None, f"the disk did not use the direct path ({direct})", log
     # Anything the guest printed after the kill was never seen: the count
     # is what the guest knew durable when QEMU died.
     bad = []
@@ -105,8 +147,8 @@ def one_run(qemu, guest, aio, accel, kill_after, workdir):
             if f.read(BS) != expected(n):
                 bad.append(n)
     if bad:
-        return flushed, f"records {bad[:5]} of 0..{flushed} lost or torn", log
-    return flushed, "", log
+        return None, f"records {bad[:5]} of 0..{flushed} lost or torn", log
+    return flushed, f"{direct} requests on the direct path", log
 
 
 def main():
@@ -130,11 +172,13 @@ def main():
         for aio in ("native", "io_uring"):
             for k in range(args.kills):
                 kill_after = rng.uniform(0.2, 4.0)
-                name = (f"guest: nothing lost, aio={aio}, SIGKILL "
-                        f"{kill_after:.2f} s after the first flush")
+                sparse = k % 2 == 1
+                image = "sparse" if sparse else "allocated"
+                name = (f"guest: nothing lost, aio={aio}, {image} image, "
+                        f"SIGKILL {kill_after:.2f} s after the first flush")
                 flushed, why, log = one_run(args.qemu, guest, aio, accel,
-                                            kill_after, work)
-                if why:
+                                            kill_after, work, sparse)
+                if flushed is None:
                     failed += 1
                     os.makedirs(logdir, exist_ok=True)
                     path = os.path.join(logdir, f"crash-{aio}-{k}.console")
@@ -142,7 +186,8 @@ def main():
                         f.write("\n".join(log))
                     record("fail", name, f"{why} (console: {path})")
                 else:
-                    record("pass", f"{name}: records 0..{flushed} intact")
+                    record("pass", f"{name}: records 0..{flushed} intact, "
+                           f"{why}")
     return 0
 
 
