@@ -50,8 +50,8 @@ DISK_BYTES = 64 << 20
 FS_DATA_BYTES = 128 << 20
 FS_WDATA_BYTES = 32 << 20
 MEM_MIB = 256
-FS_CONFIG = "iothread, mapped-xattr, hybrid"
-FS_INLINE = "iothread, mapped-xattr, inline"
+FS_CONFIG = "iothread, mapped-xattr, inline"
+FS_HYBRID = "iothread, mapped-xattr, hybrid"
 VFSD_CONFIG = "vhost-user, daemon defaults"
 
 
@@ -163,8 +163,8 @@ def fs_config(target, config, poll, share, sock, daemons):
         p = ",poll-max-ns=0" if poll == "off" else ""
         dev = {"driver": "virtio-fs-pci", "tag": "share", "source": share,
                "iothread": "fsio"}
-        if config == FS_INLINE:
-            dev["thread-mode"] = "inline"
+        if config == FS_HYBRID:
+            dev["thread-mode"] = "hybrid"
         return (["-object", "iothread,id=fsio" + p,
                  "-device", json.dumps(dev, separators=(",", ":"))], None)
     prefix = daemons[target]
@@ -440,9 +440,9 @@ def plan(args):
                       s_fs, pairs))
     units.append(Unit("virtio-fs", None, "default", ["ours"],
                       [("read-4k", 16), ("getattr", 16)], s_fs, pairs))
-    # not the default: every request in the iothread, as virtiofsd's
-    # queue thread does without a thread pool
-    units.append(Unit("virtio-fs", FS_INLINE, "off", ["ours"],
+    # not the default: a kick that finds two requests or more hands them
+    # to the thread pool (the default before December 2026)
+    units.append(Unit("virtio-fs", FS_HYBRID, "off", ["ours"],
                       [(op, qd) for op in FS_OPS for qd in (1, 16)], s_fs,
                       pairs))
     units.append(Unit("virtio-blk", "native-iothread", "off",
