@@ -11,6 +11,7 @@
 #
 # Usage: tests/guest/run.sh [SCENARIO...]
 #   scenarios: blk-native blk-io_uring blk-negative vfs vfs-mq vfs-dax
+#              vfs-user
 #   (default: all)
 # Environment:
 #   QEMU=PATH                  the binary to test (default: the fastio build;
@@ -31,7 +32,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/vfs-host.sh"
 
 readonly GUEST_TESTS=${TESTS_DIR}/guest
-readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative vfs vfs-mq vfs-dax)
+readonly ALL_SCENARIOS=(blk-native blk-io_uring blk-negative vfs vfs-mq vfs-dax vfs-user)
 readonly LOG_DIR=${ROOT}/build/test-logs/guest
 readonly TIMEOUT=${FASTIO_GUEST_TIMEOUT:-150}
 readonly PROBE_TIMEOUT=25
@@ -47,6 +48,9 @@ GUEST_MQ=""  # the same with a kernel whose virtiofs uses several queues
 GUEST_MQ_WHY=""
 BOOT_GUEST=""  # if set, boot() takes the guest from here instead
 BOOT_SMP=1     # guest CPUs of boot()
+BOOT_USER=""   # uid:gid: boot() runs QEMU as that user
+BOOT_QEMU=""   # if set, boot() runs this QEMU binary
+BOOT_DATA=""   # if set, QEMU's firmware folder (-L)
 WORK=""      # private temporary folder
 SHM=""       # disk images (tmpfs)
 ACCEL=()     # -accel/-cpu arguments
@@ -75,7 +79,8 @@ boot() {
     local name="$1" scenario="$2" limit="$3" append="$4"
     shift 5
     local cmd=(
-        "${QEMU_BIN}" -name "fastio-${name},debug-threads=on"
+        "${BOOT_QEMU:-${QEMU_BIN}}" -name "fastio-${name},debug-threads=on"
+        ${BOOT_DATA:+-L "${BOOT_DATA}"}
         -machine q35 "${ACCEL[@]}" -smp "${BOOT_SMP}" -m 512M
         -nodefaults -no-user-config -display none -no-reboot
         -serial "file:${WORK}/${name}.console"
@@ -87,6 +92,12 @@ boot() {
     printf '%q ' "${cmd[@]}" > "${WORK}/${name}.qemu"
     echo >> "${WORK}/${name}.qemu"
     : > "${WORK}/${name}.console"
+    if [[ -n "${BOOT_USER}" ]]; then
+        # QEMU opens the console file itself
+        chown "${BOOT_USER}" "${WORK}/${name}.console"
+        cmd=(setpriv --reuid="${BOOT_USER%%:*}" --regid="${BOOT_USER#*:}"
+             --clear-groups "${cmd[@]}")
+    fi
     BOOT_RC=0
     timeout --kill-after=5 "${limit}" "${cmd[@]}" \
         < /dev/null >> "${WORK}/${name}.qemu" 2>&1 || BOOT_RC=$?
@@ -327,6 +338,10 @@ scenario_vfs() {
         result skip "${title}" "${VFS_REASON}"
         return 0
     fi
+    if [[ -n "${BOOT_USER}" ]]; then
+        # QEMU's user owns the share, as it must for mapped-xattr
+        chown -R "${BOOT_USER}" "${VFS_SHARE}"
+    fi
     for arg in "$@"; do
         args+=("${arg//SOURCE/${VFS_SHARE}}")
     done
@@ -385,6 +400,51 @@ scenario_vfs_dax() {
         -device "virtio-fs-pci,tag=${VFS_TAG},source=SOURCE,security-model=mapped-xattr,iothread=io0,cache-size=256M"
 }
 
+# An unprivileged QEMU, as libvirt's system instance runs it: the vfs
+# scenario (mapped-xattr, an iothread, libvirt's sandbox) with QEMU as
+# libvirt-qemu (or nobody), who owns the share and holds no capability;
+# and security-model=passthrough refused at realize, naming what it lacks.
+scenario_vfs_user() {
+    local title="guest: vfs-user (QEMU as an unprivileged user who owns the share, mapped-xattr)"
+    local refused="guest: vfs-user: security-model=passthrough is refused without capabilities"
+    local user uid gid dir out rc=0
+    if [[ ${EUID} -ne 0 ]]; then
+        result skip "${title}" "needs root to run QEMU as another user"
+        result skip "${refused}" "needs root to run QEMU as another user"
+        return 0
+    fi
+    user=$(vfs_unprivileged_user)
+    uid=$(id -u "${user}")
+    gid=$(id -g "${user}")
+    dir="${SHM}/user"
+    if ! vfs_user_copy "${dir}" "${QEMU_BIN}" "${GUEST}"; then
+        result fail "${title}" "${VFS_REASON}"
+        result fail "${refused}" "${VFS_REASON}"
+        return 0
+    fi
+    # the console files in WORK and the share in SHM must be reachable
+    chmod 0711 "${WORK}" "${SHM}"
+    info "vfs-user: QEMU runs as ${user} (${uid}:${gid})"
+
+    out=$(timeout 30 setpriv --reuid="${uid}" --regid="${gid}" --clear-groups \
+        "${dir}/qemu-system-x86_64" -L "${dir}/fw" -machine q35 -accel tcg \
+        -nodefaults -no-user-config -display none -S \
+        -device "virtio-fs-pci,tag=t,source=${dir},security-model=passthrough" \
+        < /dev/null 2>&1) || rc=$?
+    if [[ ${rc} -eq 1 && "${out}" == *"needs CAP_CHOWN"* ]]; then
+        result pass "${refused}"
+    else
+        result fail "${refused}" "exit ${rc}: $(tail -n 1 <<< "${out}")"
+    fi
+
+    BOOT_USER="${uid}:${gid}" BOOT_QEMU="${dir}/qemu-system-x86_64" \
+    BOOT_DATA="${dir}/fw" BOOT_GUEST="${dir}" VFS_OWNER="${uid}:${gid}" \
+    scenario_vfs vfs-user "${title}" "" -- \
+        -object iothread,id=io0 \
+        -device "virtio-fs-pci,tag=${VFS_TAG},source=SOURCE,security-model=mapped-xattr,iothread=io0"
+    rm -rf "${dir}"
+}
+
 main() {
     local scenarios=("$@") s start build_args=() kernel
     [[ ${#scenarios[@]} -gt 0 ]] || scenarios=("${ALL_SCENARIOS[@]}")
@@ -430,6 +490,7 @@ main() {
         vfs) scenario_vfs_plain ;;
         vfs-mq) scenario_vfs_mq ;;
         vfs-dax) scenario_vfs_dax ;;
+        vfs-user) scenario_vfs_user ;;
         esac
     done
     info "${#scenarios[@]} scenario(s) on ${ACCEL_NAME} in $((SECONDS - start)) s"

@@ -9,12 +9,15 @@
 #                             reach); EXPECT, a folder outside ROOT, gets
 #                             what the guest's files must contain.  Sets
 #                             VFS_SHARE and VFS_APPEND (kernel arguments).
+#   vfs_unprivileged_user, vfs_user_copy DIR QEMU GUEST
+#                             for runs of QEMU as an unprivileged user
 #   vfs_check PREFIX OUTCOME [nofio]
 #                             after the guest powered off: one result per
 #                             check, titled "PREFIX: ..."; OUTCOME is the
 #                             guest's verdict (PASS or anything else).
 # The device must run with security-model=mapped-xattr, as the user that
-# runs these checks (the host files must stay owned by that user).
+# runs these checks or as VFS_OWNER (uid:gid), who then owns the share:
+# the host files must stay owned by QEMU's user.
 # Needs getfattr and setfattr (package attr).
 
 readonly VFS_TAG=fastiofs
@@ -31,6 +34,35 @@ VFS_SEED=""
 VFS_REASON=""
 VFS_ERRORS=()
 VFS_FAILED=0   # failed checks of the last vfs_check
+
+# The user libvirt's system instance runs QEMU as on Debian, else nobody.
+vfs_unprivileged_user() {
+    if id libvirt-qemu >/dev/null 2>&1; then
+        echo libvirt-qemu
+    else
+        echo nobody
+    fi
+}
+
+# vfs_user_copy DIR QEMU GUEST: QEMU, the firmware it loads to boot the
+# guest (DIR/fw, for -L) and GUEST's kernel and initramfs in DIR, readable
+# by anybody: the build tree and the guest cache may be in folders that an
+# unprivileged user cannot enter (root's home).  VFS_REASON on failure.
+vfs_user_copy() {
+    local dir="$1" qemu="$2" guest="$3" f src d
+    mkdir -p "${dir}/fw"
+    cp "${qemu}" "${dir}/qemu-system-x86_64"
+    cp "${guest}/vmlinuz" "${guest}/initramfs.img" "${dir}/"
+    for f in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
+        src=""
+        while read -r d; do
+            [[ -e "${d}/${f}" ]] && { src="${d}/${f}"; break; }
+        done < <("${qemu}" -L help)
+        [[ -n "${src}" ]] || { VFS_REASON="QEMU's data folders have no ${f}"; return 1; }
+        cp -L "${src}" "${dir}/fw/${f}"
+    done
+    chmod -R a+rX "${dir}"
+}
 
 # Which tool the host checks need is not installed, or nothing: a failure,
 # since ci/install-deps.sh --tests installs them.
@@ -286,8 +318,10 @@ vfs_check_tree() {
 
 vfs_check_mapped() {
     local p="${VFS_SHARE}/guest/perm" uid gid bad
-    uid=$(id -u)
-    gid=$(id -g)
+    # QEMU's user, who owns the share (VFS_OWNER=uid:gid, default: us)
+    uid=${VFS_OWNER:-$(id -u):$(id -g)}
+    gid=${uid#*:}
+    uid=${uid%%:*}
     # No real ownership, mode, symlink or special file from the guest.
     bad=$(find "${VFS_SHARE}/guest" \( ! -uid "${uid}" -o ! -gid "${gid}" \) -printf '%P ')
     [[ -z "${bad}" ]] || VFS_ERRORS+=("not owned by ${uid}:${gid} on the host: ${bad}")

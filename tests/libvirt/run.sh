@@ -81,23 +81,26 @@ run_domain() {
     cp "/var/log/libvirt/qemu/${dom}.log" "${work}/${key}.qemu.log" 2>/dev/null || true
 }
 
-# The part that runs inside the private mount namespace: WORK holds the
-# domains to run, WORK/*.domain.xml.
+# The part that runs inside the private mount namespace: a libvirtd whose
+# QEMU runs as USER (root, or an unprivileged user with its own group)
+# runs the domains WORK/KEY.domain.xml, one after the other.
 inside() {
-    local work="$1" d
+    local work="$1" user="$2" group d
+    shift 2
+    group=$(id -gn "${user}")
     for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt \
         /var/log/libvirt; do
-        mkdir -p "${work}/root${d}" "${d}"
-        mount --bind "${work}/root${d}" "${d}"
+        mkdir -p "${work}/root-${user}${d}" "${d}"
+        mount --bind "${work}/root-${user}${d}" "${d}"
     done
     cat > /etc/libvirt/libvirtd.conf <<'EOF'
 unix_sock_group = "root"
 auth_unix_rw = "none"
 log_outputs = "3:stderr"
 EOF
-    cat > /etc/libvirt/qemu.conf <<'EOF'
-user = "root"
-group = "root"
+    cat > /etc/libvirt/qemu.conf <<EOF
+user = "${user}"
+group = "${group}"
 dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
@@ -118,29 +121,32 @@ EOF
         return 0
     fi
 
-    if virsh -c qemu:///system domcapabilities --emulatorbin "${QEMU_BIN}" \
-        --virttype "${VIRT_TYPE}" --arch x86_64 >"${work}/domcaps.xml" 2>&1 &&
-        grep -q "<path>${QEMU_BIN}</path>" "${work}/domcaps.xml"; then
-        echo "DOMCAPS-OK"
-    else
-        echo "DOMCAPS-FAIL"
+    if [[ "${user}" == root ]]; then
+        if virsh -c qemu:///system domcapabilities --emulatorbin "${QEMU_BIN}" \
+            --virttype "${VIRT_TYPE}" --arch x86_64 >"${work}/domcaps.xml" 2>&1 &&
+            grep -q "<path>${QEMU_BIN}</path>" "${work}/domcaps.xml"; then
+            echo "DOMCAPS-OK"
+        else
+            echo "DOMCAPS-FAIL"
+        fi
     fi
 
-    for d in "${work}"/*.domain.xml; do
-        run_domain "${work}" "$(basename "${d}" .domain.xml)"
+    for d in "$@"; do
+        run_domain "${work}" "${d}"
     done
     kill "${pid}" 2>/dev/null || true
     wait "${pid}" 2>/dev/null || true
 }
 
 # fill_domain TEMPLATE OUT SERIAL [SED-EXPR...]: the domain XML with the
-# common @...@ filled in.
+# common @...@ filled in (EMULATOR and GUEST_DIR: QEMU and the guest, if
+# not the usual ones; @EXTRA@: arguments for QEMU, none by default).
 fill_domain() {
     local template="$1" out="$2" serial="$3"
     shift 3
-    sed -e "s|@EMULATOR@|${QEMU_BIN}|" -e "s|@TYPE@|${VT}|" \
-        -e "s|@GUEST@|${GUEST}|g" -e "s|@SERIAL@|${serial}|" "$@" \
-        "${TESTS_DIR}/libvirt/${template}" > "${out}"
+    sed -e "s|@EMULATOR@|${EMULATOR:-${QEMU_BIN}}|" -e "s|@TYPE@|${VT}|" \
+        -e "s|@GUEST@|${GUEST_DIR:-${GUEST}}|g" -e "s|@SERIAL@|${serial}|" \
+        "$@" -e "s|@EXTRA@||" "${TESTS_DIR}/libvirt/${template}" > "${out}"
 }
 
 # keep_logs KEY: keep what WORK has of domain KEY in LOGDIR.
@@ -180,21 +186,21 @@ check_blk() {
     check_sandbox blk "libvirt: the domain ran under libvirt's seccomp sandbox"
 }
 
+# check_vfs OUT KEY TITLE: the vfs domain KEY passed, and its share
 check_vfs() {
-    local out="$1" title reason="" outcome=FAIL serial line
-    title=${VFS_TITLE}
-    serial=$(tr -d '\r' 2>/dev/null < "${WORK}/vfs.serial.log" || true)
+    local out="$1" key="$2" title="$3" reason="" outcome=FAIL serial line
+    serial=$(tr -d '\r' 2>/dev/null < "${WORK}/${key}.serial.log" || true)
     line=$(grep '^FASTIO-RESULT ' <<< "${serial}" || true)
-    if [[ "${out}" != *vfs:CREATE-OK* ]]; then
-        reason="virsh create failed: $(tail -n 1 "${WORK}/vfs.create.log" 2>/dev/null)"
-    elif [[ "${out}" == *vfs:GUEST-TIMEOUT* ]]; then
+    if [[ "${out}" != *${key}:CREATE-OK* ]]; then
+        reason="virsh create failed: $(tail -n 1 "${WORK}/${key}.create.log" 2>/dev/null)"
+    elif [[ "${out}" == *${key}:GUEST-TIMEOUT* ]]; then
         reason="the guest did not power off within ${TIMEOUT} s"
     elif [[ "${line}" != "FASTIO-RESULT PASS vfs" ]]; then
         reason=${line:-"no FASTIO-RESULT line on the serial console"}
-    elif ! grep -q '"driver":"virtio-fs-pci"' "${WORK}/vfs.qemu.log"; then
+    elif ! grep -q '"driver":"virtio-fs-pci"' "${WORK}/${key}.qemu.log"; then
         reason="no -device virtio-fs-pci on QEMU's command line"
-    elif grep -qi 'memfd\|share=on\|-mem-path' "${WORK}/vfs.qemu.log"; then
-        reason="QEMU got shared guest memory: $(grep -oi 'memfd[^ ]*\|[^ ]*share=on[^ ]*\|-mem-path [^ ]*' "${WORK}/vfs.qemu.log" | head -n 1 || true)"
+    elif grep -qi 'memfd\|share=on\|-mem-path' "${WORK}/${key}.qemu.log"; then
+        reason="QEMU got shared guest memory: $(grep -oi 'memfd[^ ]*\|[^ ]*share=on[^ ]*\|-mem-path [^ ]*' "${WORK}/${key}.qemu.log" | head -n 1 || true)"
     else
         outcome=PASS
     fi
@@ -203,13 +209,51 @@ check_vfs() {
     else
         result fail "${title}" "${reason}"
     fi
-    check_sandbox vfs "libvirt: the virtio-fs domain ran under libvirt's seccomp sandbox"
-    vfs_check "libvirt: vfs" "${outcome}"
+    check_sandbox "${key}" "libvirt: ${key}: the virtio-fs domain ran under libvirt's seccomp sandbox"
+    vfs_check "libvirt: ${key}" "${outcome}"
     if [[ "${outcome}" != PASS || ${VFS_FAILED} -ne 0 ]]; then
-        keep_logs vfs
-        vfs_dump "${LOGDIR}/vfs.share.log"
+        keep_logs "${key}"
+        vfs_dump "${LOGDIR}/${key}.share.log"
         tail -n 20 <<< "${serial}" | grep -v '^kmsg: ' | sed 's/^/    | /'
     fi
+}
+
+# The vfs domain again, with QEMU run by libvirt as an unprivileged user
+# (libvirt-qemu, Debian's default) who owns the share and holds no
+# capability: QEMU, its firmware and the guest are copied where that user
+# can read them (the build tree may not be), and the share is chowned.
+run_user_vfs() {
+    local user title out dir
+    user=$(vfs_unprivileged_user)
+    title="libvirt: virtio-fs-pci with QEMU as ${user}, who owns the share, passes vfs"
+    dir="${WORK}/user"
+    rm -rf "${VFS_ROOT}" "${VFS_EXPECT}"
+    if ! vfs_user_copy "${dir}" "${QEMU_BIN}" "${GUEST}" ||
+        ! vfs_prepare "${WORK}/user-vfs" "${WORK}/user-vfs-expect"; then
+        result fail "${title}" "${VFS_REASON}"
+        return 0
+    fi
+    chmod 0711 "${WORK}"
+    chown -R "${user}:" "${VFS_SHARE}"
+    # QEMU opens the serial log itself
+    install -o "${user}" -m 0644 /dev/null "${WORK}/user-vfs.serial.log"
+    EMULATOR="${dir}/qemu-system-x86_64" GUEST_DIR="${dir}" \
+    fill_domain domain-vfs.xml "${WORK}/user-vfs.domain.xml" \
+        "${WORK}/user-vfs.serial.log" \
+        -e "s|<name>fastio-e2e-vfs</name>|<name>fastio-e2e-vfs-user</name>|" \
+        -e "s|@EXTRA@|<qemu:arg value='-L'/><qemu:arg value='${dir}/fw'/>|" \
+        -e "s|@APPEND@|${VFS_APPEND}|" -e "s|@TAG@|${VFS_TAG}|" \
+        -e "s|@SHARE@|${VFS_SHARE}|"
+    echo "    user-vfs: QEMU as ${user}, seed ${VFS_SEED}, share ${VFS_SHARE}"
+    out=$(unshare -m --propagation private "${BASH_SOURCE[0]}" --inside \
+        "${WORK}" "${VT}" "${user}" user-vfs 2>>"${WORK}/inside.err") || true
+    if [[ "${out}" == *DAEMON-DOWN* ]]; then
+        result fail "${title}" "libvirtd did not start the second time"
+        return 0
+    fi
+    # the files the guest made must be the user's: QEMU ran as the user
+    VFS_OWNER="$(id -u "${user}"):$(id -g "${user}")" \
+        check_vfs "${out}" user-vfs "${title}"
 }
 
 main() {
@@ -217,7 +261,7 @@ main() {
     if [[ "${1:-}" == --inside ]]; then
         shift
         VIRT_TYPE=$2
-        inside "$1"
+        inside "$1" "${@:3}"
         return 0
     fi
     why=$(cannot_run)
@@ -258,8 +302,10 @@ main() {
         echo "    vfs: seed ${VFS_SEED}, share ${VFS_SHARE}"
     fi
 
+    local keys=(blk)
+    [[ -n "${vfs_why}" ]] || keys+=(vfs)
     out=$(unshare -m --propagation private "${BASH_SOURCE[0]}" --inside \
-        "${WORK}" "${VT}" 2>"${WORK}/inside.err") || true
+        "${WORK}" "${VT}" root "${keys[@]}" 2>"${WORK}/inside.err") || true
 
     mkdir -p "${LOGDIR}"
     if [[ "${out}" == *DAEMON-DOWN* ]]; then
@@ -283,7 +329,8 @@ main() {
     elif [[ -n "${vfs_why}" ]]; then
         result skip "${VFS_TITLE}" "${vfs_why}"
     else
-        check_vfs "${out}"
+        check_vfs "${out}" vfs "${VFS_TITLE}"
+        run_user_vfs
     fi
 }
 
