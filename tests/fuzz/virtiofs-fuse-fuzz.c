@@ -329,13 +329,13 @@ static void check_reply(const uint8_t *req, size_t req_len,
         return;
     }
     if (used == FUSE_SERVER_WAIT) {
-        /* only a SETLKW may wait; the device hands it again later */
+        /* only SETLKW and SYNCFS wait; the device hands them again */
         if (req_len < sizeof(ih)) {
             fuzz_fail("a request without a header waits");
         }
         memcpy(&ih, req, sizeof(ih));
-        if (ih.opcode != FUSE_SETLKW) {
-            fuzz_fail("a request other than SETLKW waits");
+        if (ih.opcode != FUSE_SETLKW && ih.opcode != FUSE_SYNCFS) {
+            fuzz_fail("a request other than SETLKW or SYNCFS waits");
         }
         return;
     }
