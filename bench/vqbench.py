@@ -25,6 +25,7 @@ import os
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,11 @@ FS_OPS = ("read-4k", "write-4k", "getattr", "lookup", "create-unlink",
           "readdirplus")
 WRITES = ("randwrite-4k", "seqwrite-64k", "write-4k")
 DISK_BYTES = 64 << 20
+# The allocating writer beside a reader (the -writer configs): a mirror
+# of this many bytes onto a sparse file on the host disk, rate-limited so
+# that it costs little CPU and lasts longer than a job
+WRITER_BYTES = 2 << 30
+WRITER_SPEED = 128 << 20
 FS_DATA_BYTES = 128 << 20
 FS_WDATA_BYTES = 32 << 20
 MEM_MIB = 256
@@ -121,6 +127,19 @@ class Files:
                 f.truncate(i)
         return self.share
 
+    def writer_files(self):
+        """The allocating writer's source (data, on /dev/shm) and a new,
+        sparse target on the host disk."""
+        src = os.path.join(self.dir, "writer-src.img")
+        dst = os.path.join(self.disk_dir, "writer-dst.img")
+        if not os.path.exists(src):
+            self.fill(src, WRITER_BYTES)
+        if os.path.exists(dst):
+            os.unlink(dst)
+        with open(dst, "w") as f:
+            f.truncate(WRITER_BYTES)
+        return src, dst
+
     def host_copy(self, on_disk):
         """A file for fio, so that its writes leave our pattern alone."""
         path = os.path.join(self.disk_dir if on_disk else self.dir,
@@ -135,6 +154,52 @@ class Files:
 
 
 # -------------------------------------------------------------- configs
+
+def writer_args(src, dst, qmp):
+    """Nodes for the allocating writer (a mirror job, started over QMP
+    in the disk's iothread) and the QMP socket."""
+    args = []
+    for name, path in (("wsrc", src), ("wdst", dst)):
+        node = {"driver": "file", "node-name": name, "filename": path,
+                "aio": "native", "cache": {"direct": True}}
+        args += ["-blockdev", json.dumps(node, separators=(",", ":"))]
+    return args + ["-qmp", f"unix:{qmp},server=on,wait=off"]
+
+
+class Qmp:
+    """Just enough QMP to start and cancel a block job."""
+
+    def __init__(self, path):
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise RunError(f"no QMP socket at {path}")
+                time.sleep(0.05)
+        self.f = self.sock.makefile("rw")
+        json.loads(self.f.readline())           # the greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **arguments):
+        self.f.write(json.dumps({"execute": name, "arguments": arguments})
+                     + "\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise RunError(f"QMP {name}: {r['error']['desc']}")
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
 
 def blk_config(config, poll, disk):
     """QEMU arguments of a virtio-blk configuration name."""
@@ -217,10 +282,16 @@ class Runner:
         mem = os.path.join(self.files.dir, f"mem-{self.nrun}")
         sock = os.path.join(self.files.dir, f"vfs-{self.nrun}.sock")
         daemon = dlog = None
+        qmp = None
         if device == "virtio-blk":
             on_disk = config.endswith("-disk")
+            writer = config.endswith("-writer")
             disk = self.files.disk(on_disk)
-            qargs = blk_config(config[:-5] if on_disk else config, poll, disk)
+            base = re.sub(r"-(disk|reader|writer)$", "", config)
+            qargs = blk_config(base, poll, disk)
+            if writer:
+                qmp = os.path.join(self.files.dir, f"qmp-{self.nrun}.sock")
+                qargs += writer_args(*self.files.writer_files(), qmp)
             if any(op in WRITES for op, _ in jobs):
                 self.files.dirty.add(disk)
         else:
@@ -254,7 +325,7 @@ class Runner:
             f.write(" ".join(cmd) + "\n")
         try:
             return self.drive(cmd, daemon, device, target, config, poll,
-                              jobs[-1] if wrap else None)
+                              jobs[-1] if wrap else None, qmp)
         finally:
             if daemon:
                 daemon.terminate()
@@ -264,7 +335,7 @@ class Runner:
                     daemon.kill()
                     daemon.wait()
                 dlog.close()
-            for p in (mem, sock):
+            for p in (mem, sock) + ((qmp,) if qmp else ()):
                 if os.path.exists(p):
                     os.unlink(p)
 
@@ -295,12 +366,13 @@ class Runner:
         return d
 
     def drive(self, cmd, daemon, device, target, config, poll,
-              callgrind=None):
+              callgrind=None, qmp_path=None):
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         pid = None
         begin = end = None
         out, error = [], None
+        qmp = None
         try:
             for line in proc.stdout:
                 ev = json.loads(line)
@@ -308,6 +380,22 @@ class Runner:
                 if kind == "started":
                     pid = ev["pid"]
                 elif kind in ("begin", "end"):
+                    if qmp_path and kind == "begin":
+                        # a writer that allocates blocks on the host disk,
+                        # in the iothread of the disk the driver reads
+                        qmp = Qmp(qmp_path)
+                        qmp.cmd("x-blockdev-set-iothread", **{
+                            "node-name": "wsrc", "iothread": "io0"})
+                        qmp.cmd("blockdev-mirror", **{
+                            "job-id": "writer", "device": "wsrc",
+                            "target": "wdst", "sync": "full",
+                            "speed": WRITER_SPEED})
+                        time.sleep(0.2)     # let it get going
+                    elif qmp and kind == "end":
+                        qmp.cmd("block-job-cancel", device="writer",
+                                force=True)
+                        qmp.close()
+                        qmp = None
                     if callgrind == (ev["op"], ev["qd"]):
                         # instrument the last job's timed phase only
                         subprocess.run(["callgrind_control", "-i",
@@ -341,6 +429,8 @@ class Runner:
                 elif kind == "error":
                     error = f"{ev['kind']}: {ev['msg']}"
         finally:
+            if qmp:
+                qmp.close()
             proc.stdin.close()
             rc = proc.wait()
         if error or rc:
@@ -403,8 +493,20 @@ class Unit:
         self.self_noise = self_noise
 
 
+def writer_units(args):
+    """A depth-1 reader alone, then beside an allocating writer on the
+    host disk in the same iothread: aio=native must not stall the reader
+    (RWF_NOWAIT).  Long jobs, for the 99.9th percentile."""
+    jobs = [("randread-4k", 1)]
+    return [Unit("virtio-blk", cfg, "off", ["ours", "stock"], jobs,
+                 args.seconds_writer, args.pairs)
+            for cfg in ("native-iothread-reader", "native-iothread-writer")]
+
+
 def plan(args):
     units = []
+    if args.writer:
+        return writer_units(args)
     s_blk, s_fs, pairs = args.seconds_blk, args.seconds_fs, args.pairs
     if args.quick:
         jobs = [("randread-4k", 1), ("randread-4k", 32)]
@@ -434,6 +536,7 @@ def plan(args):
                       ["ours", "stock"],
                       short + [("flush", 1), ("seqwrite-64k", 32)],
                       s_blk, pairs))
+    units += writer_units(args)
     fs_jobs = [(op, qd) for op in FS_OPS for qd in (1, 16)]
     units.append(Unit("virtio-fs", None, "off",
                       ["ours", "virtiofsd-rust", "virtiofsd-c"], fs_jobs,
@@ -504,6 +607,7 @@ def rnd3(v):
 def aggregate(units, samples):
     records = []
     keys = ("iops", "cpu_us_per_req", "lat_p50_us", "lat_p99_us",
+            "lat_p999_us",
             "qemu_us_per_req", "iothread_us_per_req", "daemon_us_per_req",
             "main_us_per_req", "driver_cpu_us_per_req",
             "driver_busy_us_per_req", "kicks_per_req")
@@ -616,6 +720,33 @@ def write_report(args, records, out, started, pin):
                 f"{fmt(h.get('cpu_us_per_req'), 2)} | "
                 f"{fmt(r.get('driver_cpu_us_per_req'), 2)} | "
                 f"{'yes' if r['verified'] and s.get('verified') else 'NO'} |")
+        lines.append("")
+    wr = [r for r in records if r["device"] == "virtio-blk" and
+          r["target"] == "ours" and r["op"] == "randread-4k" and
+          r["qd"] == 1 and r["config"] in ("native-iothread-reader",
+                                          "native-iothread-writer")
+          and "lat_p999_us" in r]
+    if any(r["config"].endswith("-writer") for r in wr):
+        lines += ["## A depth-1 reader beside an allocating writer", "",
+                  "aio=native, one iothread; `-reader`: the reader alone; "
+                  "`-writer`: a mirror job in "
+                  "the same iothread writes a sparse file on the host disk "
+                  f"at {WRITER_SPEED >> 20} MiB/s while the driver reads. "
+                  "Latency as the driver sees it, microseconds.", "",
+                  "| config | p50 ours, stock | p99 ours, stock | "
+                  "p99.9 ours, stock | IOPS ours, stock | requests |",
+                  "|---|---|---|---|---|---:|"]
+        for r in wr:
+            st = find.get(("virtio-blk", "stock", r["config"], r["op"],
+                           r["qd"], r["poll"]), {})
+            lines.append(
+                f"| {r['config']} | {fmt(r['lat_p50_us'])}, "
+                f"{fmt(st.get('lat_p50_us'))} | {fmt(r['lat_p99_us'])}, "
+                f"{fmt(st.get('lat_p99_us'))} | {fmt(r['lat_p999_us'])}, "
+                f"{fmt(st.get('lat_p999_us'))} | "
+                f"{fmt(r['iops'] / 1000)}k, "
+                f"{fmt((st.get('iops') or 0) / 1000)}k | "
+                f"{r['requests']} |")
         lines.append("")
     fs = [r for r in records if r["device"] == "virtio-fs"
           and r["target"] == "ours"]
@@ -779,6 +910,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", help="results folder (default "
                     "results/<stamp>/)")
+    ap.add_argument("--writer", action="store_true",
+                    help="only the reader beside an allocating writer")
+    ap.add_argument("--seconds-writer", type=float, default=4.0)
     ap.add_argument("--quick", action="store_true",
                     help="blk 4k randread and fs READ/GETATTR only")
     ap.add_argument("--selftest", action="store_true",

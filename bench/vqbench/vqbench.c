@@ -667,7 +667,7 @@ int main(int argc, char **argv)
         printf("{\"event\":\"result\",\"op\":\"%s\",\"qd\":%u,"
                "\"requests\":%llu,\"seconds\":%.4f,\"iops\":%.1f,"
                "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
-               "\"lat_over_1s\":%llu,"
+               "\"lat_p999_us\":%.2f,\"lat_over_1s\":%llu,"
                "\"driver_cpu_us_per_req\":%.3f,"
                "\"driver_busy_us_per_req\":%.3f,"
                "\"kicks_per_req\":%.4f,\"publishes_per_req\":%.4f,"
@@ -676,7 +676,7 @@ int main(int argc, char **argv)
                "\"verified\":true}\n",
                name, qd, (unsigned long long)st.ops, st.seconds,
                st.ops / st.seconds, hist_pct(&st, 50), hist_pct(&st, 99),
-               (unsigned long long)st.over,
+               hist_pct(&st, 99.9), (unsigned long long)st.over,
                st.ops ? st.cpu * 1e6 / st.ops : 0,
                st.ops ? st.busy_seconds * 1e6 / st.ops : 0,
                st.ops ? (double)st.kicks / st.ops : 0,
