@@ -58,7 +58,11 @@ FS_WDATA_BYTES = 32 << 20
 MEM_MIB = 256
 FS_CONFIG = "iothread, mapped-xattr, inline"
 FS_HYBRID = "iothread, mapped-xattr, hybrid"
+FS_POOL = "iothread, mapped-xattr, pool"
 VFSD_CONFIG = "vhost-user, daemon defaults"
+# Rust virtiofsd with a thread pool, against ours in thread-mode=pool
+VFSD_POOL_THREADS = 64
+VFSD_POOL_CONFIG = f"vhost-user, --thread-pool-size={VFSD_POOL_THREADS}"
 
 
 def log(msg):
@@ -230,6 +234,8 @@ def fs_config(target, config, poll, share, sock, daemons):
                "iothread": "fsio"}
         if config == FS_HYBRID:
             dev["thread-mode"] = "hybrid"
+        elif config == FS_POOL:
+            dev["thread-mode"] = "pool"
         return (["-object", "iothread,id=fsio" + p,
                  "-device", json.dumps(dev, separators=(",", ":"))], None)
     prefix = daemons[target]
@@ -237,6 +243,8 @@ def fs_config(target, config, poll, share, sock, daemons):
         daemon = prefix + [f"--socket-path={sock}", "-o", f"source={share}"]
     else:
         daemon = prefix + [f"--socket-path={sock}", f"--shared-dir={share}"]
+        if config == VFSD_POOL_CONFIG:
+            daemon.append(f"--thread-pool-size={VFSD_POOL_THREADS}")
     return (["-chardev", f"socket,id=vfs0,path={sock}",
              "-device", "vhost-user-fs-pci,chardev=vfs0,tag=share"], daemon)
 
@@ -545,6 +553,11 @@ def plan(args):
                       [("read-4k", 16), ("getattr", 16)], s_fs, pairs))
     # not the default: a kick that finds two requests or more hands them
     # to the thread pool (the default before December 2026)
+    # both sides with a thread pool: ours in thread-mode=pool (the size
+    # of the iothread's pool), Rust virtiofsd with --thread-pool-size
+    units.append(Unit("virtio-fs", FS_POOL, "off", ["ours", "virtiofsd-rust"],
+                      [(op, qd) for op in ("read-4k", "write-4k", "getattr")
+                       for qd in (1, 16)], s_fs, pairs))
     units.append(Unit("virtio-fs", FS_HYBRID, "off", ["ours"],
                       [(op, qd) for op in FS_OPS for qd in (1, 16)], s_fs,
                       pairs))
@@ -562,7 +575,9 @@ def plan(args):
 
 
 def fs_config_name(unit, target):
-    return (unit.config or FS_CONFIG) if target == "ours" else VFSD_CONFIG
+    if target == "ours":
+        return unit.config or FS_CONFIG
+    return VFSD_POOL_CONFIG if unit.config == FS_POOL else VFSD_CONFIG
 
 
 def execute(runner, units):
@@ -762,15 +777,20 @@ def write_report(args, records, out, started, pin):
         lines += ["## virtio-fs: ours against virtiofsd", "",
                   f"ours: `virtio-fs-pci` on the fastio build ({FS_CONFIG});"
                   f" virtiofsd: `vhost-user-fs-pci` on the stock build, "
-                  "the daemon with its defaults (its CPU included).", "",
+                  "the daemon with its defaults (its CPU included). Rows "
+                  f"`pool`: ours with `thread-mode=pool` against Rust "
+                  f"virtiofsd with `--thread-pool-size={VFSD_POOL_THREADS}`"
+                  ".", "",
                   head, "|" + "---|" * (head.count("|") - 1)]
         for r in fs:
-            os_ = [find.get(("virtio-fs", t, VFSD_CONFIG, r["op"], r["qd"],
+            vcfg = VFSD_POOL_CONFIG if r["config"] == FS_POOL else \
+                VFSD_CONFIG
+            os_ = [find.get(("virtio-fs", t, vcfg, r["op"], r["qd"],
                              r["poll"]), {}) for t in others]
             h = host.get(("virtio-fs", r["op"], r["qd"]), {})
             ok = r["verified"] and all(o.get("verified", True) for o in os_)
             # ratios are pairs of runs with ours' default configuration
-            dflt = r["config"] == FS_CONFIG
+            dflt = r["config"] in (FS_CONFIG, FS_POOL)
             lines.append(
                 f"| {r['config'].split(', ')[-1]} | "
                 f"{r['op']} | {r['qd']} | {r['poll']} | "
