@@ -11,11 +11,26 @@
 # or its libFuzzer runtime the check fails (ci/install-deps.sh --tests,
 # which tests/run.sh runs as root, installs them).
 #
-# Usage: tests/fuzz/run.sh [-t SECONDS] [--src DIR] [--obj DIR]
+# Usage: tests/fuzz/run.sh [-t|--time SECONDS] [--runs N] [--corpus DIR]
+#                          [--keep-going] [--merge] [--src DIR] [--obj DIR]
 #                          [-- LIBFUZZER-ARGS...]
-#   -t SECONDS   fuzzing time (default 30, or $FUZZ_TIME)
+#   -t, --time SECONDS  fuzzing time (default 30, or $FUZZ_TIME); 0: no
+#                limit (then give --runs)
+#   --runs N     stop after N executions (libFuzzer -runs)
+#   --corpus DIR keep the inputs the run finds in DIR (default: a temporary
+#                directory, removed afterwards); a later run starts from it
+#   --keep-going one process per job (libFuzzer -fork=1): a crash is kept in
+#                build/fuzz/artifacts/ and fuzzing goes on; the check still
+#                fails at the end
+#   --merge      then minimize what this run found together with the
+#                committed corpus into tests/fuzz/corpus/virtiofs
+#                (libFuzzer -merge=1): the named seeds of gen-corpus.py
+#                stay as they are, the files named by their SHA-1 become
+#                the fewest inputs that add edges to them
 #   --src DIR    QEMU source tree (default build/fastio/src)
 #   --obj DIR    its meson build folder (default build/fastio/obj)
+# A long run:  tests/fuzz/run.sh --time 36000 --corpus build/fuzz/corpus \
+#                  --keep-going --merge
 # Reproduce a crash: build/fuzz/virtiofs-fuse-fuzz build/fuzz/artifacts/FILE
 
 set -Eeuo pipefail
@@ -131,13 +146,54 @@ build() {
         "${link[@]}" || return 1
 }
 
+# Inputs that add coverage to the committed corpus: the named seeds stay,
+# the grown inputs (named by their SHA-1) are replaced with the fewest of
+# them and of the files in $2 that add coverage beyond the seeds.  By
+# edges only (-use_counters=0): keeping an input for each new hit count
+# of an edge makes the committed corpus several times larger for no new
+# code reached; a run grows those counts again from it.
+merge() {
+    local corpus="$1" found="$2" log="$3" f
+    local seeds="${WORK}/merge-seeds" grown="${WORK}/merge-grown"
+    mkdir -p "${seeds}" "${grown}"
+    for f in "${corpus}"/*; do
+        if [[ "$(basename "${f}")" =~ ^[0-9a-f]{40}$ ]]; then
+            cp -- "${f}" "${grown}/"
+        else
+            cp -- "${f}" "${seeds}/"
+        fi
+    done
+    TMPDIR="${WORK}/tmp" \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:print_summary=1" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:print_summary=1" \
+        "${OUT}/virtiofs-fuse-fuzz" -merge=1 -use_counters=0 -timeout=10 \
+        -rss_limit_mb=2048 -max_len=16384 -handle_xfsz=0 -print_funcs=0 \
+        -artifact_prefix="${OUT}/artifacts/" \
+        "${seeds}" "${grown}" "${found}" >>"${log}" 2>&1 || return 1
+    for f in "${corpus}"/*; do
+        if [[ "$(basename "${f}")" =~ ^[0-9a-f]{40}$ ]]; then
+            rm -f -- "${f}"
+        fi
+    done
+    for f in "${seeds}"/*; do
+        if [[ "$(basename "${f}")" =~ ^[0-9a-f]{40}$ ]]; then
+            cp -- "${f}" "${corpus}/"
+        fi
+    done
+}
+
 main() {
     local secs="${FUZZ_TIME:-30}" src="${ROOT}/build/fastio/src"
-    local obj="${ROOT}/build/fastio/obj" cc log rc=0 stats
-    local -a extra=()
+    local obj="${ROOT}/build/fastio/obj" cc log rc=0 stats runs="" scratch=""
+    local keep_going=0 do_merge=0 crashes what
+    local -a extra=() limits=()
     while [[ $# -gt 0 ]]; do
         case "$1" in
-        -t) secs="${2:?}"; shift ;;
+        -t|--time) secs="${2:?}"; shift ;;
+        --runs) runs="${2:?}"; shift ;;
+        --corpus) scratch="${2:?}"; shift ;;
+        --keep-going) keep_going=1 ;;
+        --merge) do_merge=1 ;;
         --src) src="${2:?}"; shift ;;
         --obj) obj="${2:?}"; shift ;;
         --) shift; extra=("$@"); break ;;
@@ -145,7 +201,18 @@ main() {
         esac
         shift
     done
-    [[ "${secs}" =~ ^[1-9][0-9]*$ ]] || usage
+    [[ "${secs}" =~ ^(0|[1-9][0-9]*)$ ]] || usage
+    [[ -z "${runs}" || "${runs}" =~ ^[1-9][0-9]*$ ]] || usage
+    [[ "${secs}" != 0 || -n "${runs}" ]] || usage
+    limits=(-max_total_time="${secs}")
+    what="${secs} s"
+    if [[ -n "${runs}" ]]; then
+        limits+=(-runs="${runs}")
+        [[ "${secs}" != 0 ]] || what="${runs} runs max"
+    fi
+    if [[ ${keep_going} -eq 1 ]]; then
+        limits+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+    fi
 
     if ! cc=$(find_clang); then
         result fail "${NAME}" "clang not installed (ci/install-deps.sh --tests: clang-14 libclang-rt-14-dev)"
@@ -170,39 +237,58 @@ main() {
     fi
 
     log="${OUT}/virtiofs-fuse-fuzz.log"
-    mkdir -p "${OUT}/artifacts" "${WORK}/corpus" "${WORK}/tmp"
+    scratch="${scratch:-${WORK}/corpus}"
+    mkdir -p "${OUT}/artifacts" "${scratch}" "${WORK}/tmp"
     if ! build "${cc}" "${src}" "${obj}" >"${log}" 2>&1; then
         result fail "${NAME}" "build failed, see ${log}"
         sed 's/^/    | /' "${log}" | tail -n 20
         return 0
     fi
 
-    # new inputs go to the scratch corpus, never into the committed seeds;
+    # new inputs go to the scratch corpus, never into the committed seeds
+    # (--merge adds the ones worth keeping afterwards);
     # -print_funcs=0: naming a newly covered function starts the symbolizer,
     # whose pipes the harness would count as fds leaked by the server
     TMPDIR="${WORK}/tmp" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:print_summary=1" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:print_summary=1" \
-        "${OUT}/virtiofs-fuse-fuzz" -max_total_time="${secs}" -timeout=10 \
+        "${OUT}/virtiofs-fuse-fuzz" "${limits[@]}" -timeout=10 \
         -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 -handle_xfsz=0 \
         -print_funcs=0 \
         -artifact_prefix="${OUT}/artifacts/" ${extra[@]+"${extra[@]}"} \
-        "${WORK}/corpus" "${FUZZ_DIR}/corpus/virtiofs" >>"${log}" 2>&1 ||
+        "${scratch}" "${FUZZ_DIR}/corpus/virtiofs" >>"${log}" 2>&1 ||
         rc=$?
 
-    stats=$(awk '/^#[0-9]+[ \t]+DONE/ { c = $4 }
+    # one process: its final stats; --keep-going: the last status line of
+    # the parent (#RUNS: cov: C ft: F corp: ... exec/s: E ...)
+    stats=$(awk '/^#[0-9]+[ \t]+(DONE|pulse|NEW|REDUCE|INITED)/ {
+            for (i = 2; i < NF; i++) {
+                if ($i == "cov:") c = $(i + 1)
+                if ($i == "ft:") f = $(i + 1)
+            }
+        }
+        /^#[0-9]+: cov: / { n = substr($1, 2, length($1) - 2); c = $3; f = $5
+            for (i = 2; i < NF; i++) if ($i == "exec/s") e = $(i + 1) }
         /stat::number_of_executed_units/ { n = $2 }
         /stat::average_exec_per_sec/ { e = $2 }
-        END { if (n) printf "%s runs, %s exec/s, cov %s", n, e, c }' "${log}")
-    if [[ ${rc} -ne 0 ]] ||
+        END { if (n) printf "%s runs, %s exec/s, cov %s, ft %s", n, e, c, f }' \
+        "${log}")
+    crashes=$(grep -cE '^(==[0-9]+==ERROR: |SUMMARY: |virtiofs-fuse-fuzz: |.*runtime error:)' \
+        "${log}" || true)
+    if [[ ${do_merge} -eq 1 && ${rc} -eq 0 ]] &&
+        ! merge "${FUZZ_DIR}/corpus/virtiofs" "${scratch}" "${log}"; then
+        result fail "${NAME}" "merge into ${FUZZ_DIR}/corpus/virtiofs failed, see ${log}"
+        return 0
+    fi
+    if [[ ${rc} -ne 0 || ${crashes} -ne 0 ]] ||
         grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|virtiofs-fuse-fuzz: ' \
             "${log}"; then
-        result fail "${NAME}" "exit ${rc}; log ${log}, input in ${OUT}/artifacts/"
+        result fail "${NAME}" "exit ${rc}; ${stats:-no stats}; log ${log}, input in ${OUT}/artifacts/"
         grep -E -A12 'ERROR: |runtime error:|virtiofs-fuse-fuzz: ' "${log}" |
             head -n 30 | sed 's/^/    | /'
         return 0
     fi
-    result pass "${NAME}: ${secs} s, ${stats:-no stats}"
+    result pass "${NAME}: ${what}, ${stats:-no stats}"
 }
 
 main "$@"
