@@ -5,7 +5,10 @@
 # each a sequence of valid FUSE requests (plus a few broken ones) against
 # the share the harness populates.  Node ids and file handles are fixed:
 # the root is 1, each new inode the next id from 2, each OPEN/OPENDIR/
-# CREATE the next fh from 1.
+# CREATE the next fh from 1.  The "two-" seeds run their requests in two
+# streams from two threads at once (Seq(two=True), .on(1)); their order
+# across the streams is not fixed, so the ids used in both are those that
+# do not depend on it.
 #
 # Usage: tests/fuzz/gen-corpus.py [DIR]   (default tests/fuzz/corpus/virtiofs)
 
@@ -42,8 +45,14 @@ def cstr(s):
 class Seq:
     """One fuzz input: a config, then records."""
 
-    def __init__(self, config=0, fdlimit=60):
-        self.data = bytearray([config, fdlimit])
+    def __init__(self, config=0, fdlimit=60, two=False):
+        self.data = bytearray([config, fdlimit | (0x80 if two else 0)])
+        self.stream_flags = 0
+
+    def on(self, stream, yield_first=False):
+        """Following requests go to @stream (0 or 1) of a two-thread input"""
+        self.stream_flags = (4 if stream else 0) | (8 if yield_first else 0)
+        return self
 
     def req(self, opcode, nodeid=0, arg=b"", room=4096, out_segs=1,
             in_segs=1, flags=0, uid=1000, gid=1000, raw=None):
@@ -53,6 +62,7 @@ class Seq:
                               if isinstance(opcode, str) else opcode,
                               0, nodeid, uid, gid, 4242, 0, 0) + body
         split = ((in_segs - 1) << 4) | (out_segs - 1)
+        flags |= self.stream_flags
         self.data += struct.pack("<BBIH", split, flags, room, len(raw))
         self.data += raw
         return self
@@ -290,6 +300,59 @@ def seeds():
                                     0x1000 | 0x400000, 1) + b"\0" * 44,
              room=OUT_HDR + 64)
         .lookup(ROOT, "file").open(2).read(2, 1, 0, 65536, in_segs=16))
+
+    # Two threads.  "file" is node 2 whichever stream looks it up first.
+    def setupmapping(seq, fh, moffset, flags=MAP_READ | MAP_WRITE):
+        return seq.req("SETUPMAPPING", 2, struct.pack(
+            "<QQQQQ", fh, 0, 2 * MIB, flags, moffset))
+
+    # SETUPMAPPING against a truncation on the other queue: no page of
+    # the window may map the file past its end
+    t = (Seq(two=True).lookup(ROOT, "file").open(2, O_RDWR)
+         .write(2, 1, 0, b"grown " * 2048))
+    for i in range(4):
+        setupmapping(t, 1, (i & 1) * 2 * MIB)
+        setupmapping(t, 2**64 - 1, ((i + 1) & 1) * 2 * MIB, MAP_READ)
+    t.on(1).lookup(ROOT, "file")
+    for i in range(4):
+        t.on(1, yield_first=bool(i & 1)).setattr(2, FATTR_SIZE, size=0)
+        t.setattr(2, FATTR_SIZE, size=3 * 4096)
+    s["two-dax-truncate"] = t
+
+    # SETUPMAPPING through a handle that the other queue releases
+    t = Seq(two=True).lookup(ROOT, "file").open(2, O_RDWR)
+    for i in range(6):
+        setupmapping(t, 1, (i & 1) * 2 * MIB)
+    t.on(1).lookup(ROOT, "file").req("GETATTR", 2,
+                                     struct.pack("<IIQ", 0, 0, 0),
+                                     room=OUT_HDR + 104)
+    t.on(1, yield_first=True).release(2, 1).release(2, 1)
+    s["two-dax-release"] = t
+
+    # DESTROY and INIT on one queue while the other maps and writes
+    t = (Seq(two=True).create(ROOT, "new").write(2, 1, 0, b"x" * 8192))
+    setupmapping(t, 1, 0).write(2, 1, 8192, b"y" * 4096)
+    setupmapping(t, 1, 2 * MIB).read(2, 1, 0, 4096)
+    t.on(1, yield_first=True).req("DESTROY", 0)
+    t.req("INIT", 0, struct.pack("<IIII", 7, 36, 65536, 0x40000000) +
+          b"\0" * 48, room=OUT_HDR + 64)
+    t.lookup(ROOT, "new")
+    s["two-destroy-init"] = t
+
+    # directory operations on both queues: names come and go under READDIR
+    t = (Seq(two=True).req("MKDIR", ROOT, struct.pack("<II", 0o755, 0o22) +
+                           cstr("d"), room=OUT_HDR + ENTRY_OUT)
+         .req("RENAME", ROOT, struct.pack("<Q", ROOT) + cstr("d") + cstr("e"))
+         .req("SYMLINK", ROOT, cstr("s") + cstr("file"),
+              room=OUT_HDR + ENTRY_OUT)
+         .req("RENAME", ROOT, struct.pack("<Q", ROOT) + cstr("e") +
+              cstr("d"))
+         .req("UNLINK", ROOT, cstr("s")))
+    t.on(1).open(ROOT, op="OPENDIR").read(ROOT, 1, 0, 4096, op="READDIRPLUS")
+    t.on(1, yield_first=True).lookup(ROOT, "d").lookup(ROOT, "e")
+    t.read(ROOT, 1, 0, 4096, op="READDIR").req("RMDIR", ROOT, cstr("d"))
+    t.release(ROOT, 1, op="RELEASEDIR")
+    s["two-namespace"] = t
     return s
 
 

@@ -32,6 +32,7 @@
 # A long run:  tests/fuzz/run.sh --time 36000 --corpus build/fuzz/corpus \
 #                  --keep-going --merge
 # Reproduce a crash: build/fuzz/virtiofs-fuse-fuzz build/fuzz/artifacts/FILE
+# (one with two threads, fdlimit byte >= 128, may need -runs=1000)
 
 set -Eeuo pipefail
 trap 'echo "tests/fuzz/run.sh: failed at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
@@ -50,7 +51,7 @@ cleanup() {
 }
 
 usage() {
-    sed -n 's/^# \{0,1\}//; /^Usage:/,/^Reproduce/p' "$0" >&2
+    sed -n 's/^# \{0,1\}//; /^Usage:/,/^(one with/p' "$0" >&2
     exit 2
 }
 
@@ -142,8 +143,11 @@ build() {
             return 1
         objs+=("${o}")
     done
+    # the harness looks at the server's DAX window and backend through
+    # these two constructors
     "${cc}" "${SANITIZE[@]}" -o "${OUT}/virtiofs-fuse-fuzz" "${objs[@]}" \
-        "${link[@]}" || return 1
+        -Wl,--wrap=fuse_dax_new -Wl,--wrap=fuse_pt_new "${link[@]}" ||
+        return 1
 }
 
 # Inputs that add coverage to the committed corpus: the named seeds stay,

@@ -16,21 +16,47 @@
  *                2 passthrough if QEMU could use it, else mapped-xattr),
  *                bit 2 readonly, bit 3 writeback, bit 4 no xattr,
  *                bits 5-6 cache mode, bit 7 no automatic INIT
- *   u8  fdlimit  max-open-fds is 4 + fdlimit % 61
+ *   u8  fdlimit  bits 0-6: max-open-fds is 4 + (fdlimit & 127) % 61,
+ *                bit 7: two threads (below)
  *   then up to FUZZ_MAX_REQS records:
  *     u8  split  low nibble: request buffers - 1, high: reply buffers - 1
  *     u8  flags  bit 0: keep the in header's len as given (else it is
- *                set to the request size), bit 1: keep unique as given
+ *                set to the request size), bit 1: keep unique as given,
+ *                bit 2: second stream, bit 3: sched_yield() first (both
+ *                only with two threads)
  *     u32 room   reply bytes (at most FUZZ_MAX_ROOM)
  *     u16 size   request bytes that follow
  *
  * Each input starts from a fresh server, with a 4 MiB DAX window, on a
- * freshly populated share (node ids and file handles are then the same on every run: the root is
- * 1, the first LOOKUP gets 2, the first OPEN fh 1), so the seed corpus
- * can use fixed ids.  After each input the harness checks that:
+ * freshly populated share (node ids and file handles are then the same
+ * on every run: the root is 1, the first LOOKUP gets 2, the first OPEN
+ * fh 1), so the seed corpus can use fixed ids.
+ *
+ * With one thread the records run in order.  With two, the records with
+ * flags bit 2 clear form one stream and those with it set another; each
+ * stream runs in order in its own thread, both against the same server
+ * at the same time, as two virtqueues served by two iothreads would.
+ * Which of the two modes runs is a bit of the input rather than always
+ * two threads: the one-thread mode is deterministic, so libFuzzer's
+ * coverage feedback is exact and every crash reproduces from its input,
+ * and it spends no time on threads; the two-thread mode finds the races
+ * between requests that the first cannot, on the sequences the first
+ * has grown, by flipping one bit.  A two-thread crash may need several
+ * runs of its input to reproduce.
+ *
+ * The harness checks that:
  *   - every reply is well formed: its length is what the server said, at
  *     most the room, its unique matches, its error a small negative errno
- *     and an error reply carries no payload;
+ *     and an error reply carries no payload.  Each request has its own
+ *     reply buffers and a unique of its own, so this holds however the
+ *     two streams interleave, and each thread checks its own replies as
+ *     they come;
+ *   - every page of the DAX window can be read: no page maps a file past
+ *     its end (a guest access there would be a SIGBUS in QEMU), after
+ *     each request with one thread and once both streams are done with
+ *     two (in between, a request of one stream may be half done);
+ *   - no granule of the window is still mapped through a file handle
+ *     that is no longer open (RELEASE and DESTROY drop those mappings);
  *   - freeing the server gives back every host fd, and leaves no file
  *     mapped in the DAX window;
  *   - nothing outside the share changed (a sibling directory with a
@@ -42,11 +68,15 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
+#include "qemu/thread.h"
 #include "hw/virtiofs/fuse-server.h"
 #include "standard-headers/linux/fuse.h"
+#include "dax.h"
+#include "passthrough.h"
 
 #include <dirent.h>
 #include <ftw.h>
+#include <sys/uio.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
 
@@ -69,6 +99,39 @@ static const char fuzz_secret[] = "SECRET outside the share\n";
 /* The DAX window every server gets: two 2 MiB granules, 2 MiB aligned */
 #define FUZZ_DAX_SIZE (4 * 1024 * 1024)
 static uint8_t *fuzz_dax;
+
+/*
+ * The window and the backend of the server under test, for the checks
+ * that need more than its replies.  run.sh links with --wrap for both
+ * constructors; fuse_server_new() calls each once.
+ */
+static FuseDax *fuzz_dax_state;
+static FusePt *fuzz_pt;
+
+/* With two threads, both streams start together to make them overlap */
+static QemuMutex fuzz_start_lock;
+static QemuCond fuzz_start_cond;
+static unsigned int fuzz_started;
+
+FuseDax *__real_fuse_dax_new(void *host, uint64_t size, FuseDaxOpenFn open_fn,
+                             void *opaque);
+FuseDax *__wrap_fuse_dax_new(void *host, uint64_t size, FuseDaxOpenFn open_fn,
+                             void *opaque);
+FusePt *__real_fuse_pt_new(const FuseServerConfig *cfg, Error **errp);
+FusePt *__wrap_fuse_pt_new(const FuseServerConfig *cfg, Error **errp);
+
+FuseDax *__wrap_fuse_dax_new(void *host, uint64_t size, FuseDaxOpenFn open_fn,
+                             void *opaque)
+{
+    fuzz_dax_state = __real_fuse_dax_new(host, size, open_fn, opaque);
+    return fuzz_dax_state;
+}
+
+FusePt *__wrap_fuse_pt_new(const FuseServerConfig *cfg, Error **errp)
+{
+    fuzz_pt = __real_fuse_pt_new(cfg, errp);
+    return fuzz_pt;
+}
 
 static G_NORETURN void fuzz_fail(const char *why)
 {
@@ -280,6 +343,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fuzz_fail("cannot reserve the DAX window");
     }
     fuzz_dax = QEMU_ALIGN_PTR_UP(fuzz_dax, 2 * 1024 * 1024);
+    qemu_mutex_init(&fuzz_start_lock);
+    qemu_cond_init(&fuzz_start_cond);
     return 0;
 }
 
@@ -394,6 +459,7 @@ static void run_one(FuseServer *s, uint8_t split, uint8_t flags,
     make_segs(in, in_num, NULL, room);
 
     used = fuse_server_handle(s, out, out_num, in, in_num);
+    /* each thread checks its own replies: nothing else writes to @in */
     check_reply(req, req_len, in, in_num, room, used);
 
     free_segs(out, out_num);
@@ -451,6 +517,124 @@ static void check_dax_window(void)
     fclose(f);
 }
 
+/*
+ * Every page of the window must be readable, as a guest may touch any of
+ * them at any time: a page that maps a file past its end would be a
+ * SIGBUS.  process_vm_readv() on ourselves reads the first byte of each
+ * page and stops with EFAULT at such a page instead of faulting.  A
+ * window without mappings is all anonymous memory: nothing to read.
+ */
+static void check_dax_pages(void)
+{
+    size_t page = qemu_real_host_page_size();
+    size_t npages = FUZZ_DAX_SIZE / page, i, done;
+    struct iovec local[1024], remote[1024];
+    char sink[1024];
+
+    if (fuzz_dax_state && !fuse_dax_count(fuzz_dax_state, NULL)) {
+        return;
+    }
+    for (done = 0; done < npages; done += i) {
+        ssize_t got;
+
+        for (i = 0; i < ARRAY_SIZE(remote) && done + i < npages; i++) {
+            local[i] = (struct iovec) { sink + i, 1 };
+            remote[i] = (struct iovec) { fuzz_dax + (done + i) * page, 1 };
+        }
+        got = process_vm_readv(getpid(), local, i, remote, i, 0);
+        if (got < 0 && errno == ENOSYS) {
+            return;
+        }
+        if (got != (ssize_t)i) {
+            fprintf(stderr, "virtiofs-fuse-fuzz: DAX window page at offset "
+                    "0x%zx cannot be read\n",
+                    (done + MAX(got, 0)) * page);
+            fuzz_fail("a DAX window page maps a file past its end");
+        }
+    }
+}
+
+/*
+ * RELEASE drops the mappings made through its handle, DESTROY all of
+ * them: no granule may stay mapped through a handle that is closed (it
+ * would keep the file open and mapped behind the guest's back).  File
+ * handles count up from 1 and are never used again, and each request
+ * opens at most one, so probing 1..FUZZ_MAX_REQS + 1 covers them all;
+ * a handle whose FLUSH says EBADF is closed, and dropping its mappings
+ * must find none.  With two threads this runs after both are done.
+ */
+static void check_dax_handles(void)
+{
+    uint64_t fh;
+
+    if (!fuzz_dax_state || !fuzz_pt || !fuse_dax_count(fuzz_dax_state, NULL)) {
+        return;
+    }
+    for (fh = 1; fh <= FUZZ_MAX_REQS + 1; fh++) {
+        unsigned int before;
+
+        if (fuse_pt_flush(fuzz_pt, fh) != -EBADF) {
+            continue;
+        }
+        before = fuse_dax_count(fuzz_dax_state, NULL);
+        fuse_dax_drop_fh(fuzz_dax_state, fh);
+        if (fuse_dax_count(fuzz_dax_state, NULL) != before) {
+            fprintf(stderr, "virtiofs-fuse-fuzz: fh %" PRIu64 " is closed "
+                    "but still maps %u granule(s)\n", fh,
+                    before - fuse_dax_count(fuzz_dax_state, NULL));
+            fuzz_fail("a DAX mapping outlived its file handle");
+        }
+    }
+}
+
+typedef struct FuzzRec {
+    uint8_t split;
+    uint8_t flags;
+    size_t room;
+    uint8_t *req;
+    size_t len;
+    uint64_t unique;
+} FuzzRec;
+
+typedef struct FuzzStream {
+    FuseServer *s;
+    FuzzRec *recs[FUZZ_MAX_REQS];
+    unsigned int n;
+    bool check_pages;           /* after each request (one thread only) */
+    QemuThread thread;
+} FuzzStream;
+
+static void stream_run(FuzzStream *st)
+{
+    unsigned int i;
+
+    for (i = 0; i < st->n; i++) {
+        FuzzRec *r = st->recs[i];
+
+        if (!st->check_pages && (r->flags & 8)) {
+            sched_yield();
+        }
+        run_one(st->s, r->split, r->flags, r->room, r->req, r->len,
+                r->unique);
+        if (st->check_pages) {
+            check_dax_pages();
+        }
+    }
+}
+
+static void *stream_thread(void *opaque)
+{
+    qemu_mutex_lock(&fuzz_start_lock);
+    fuzz_started++;
+    qemu_cond_broadcast(&fuzz_start_cond);
+    while (fuzz_started < 2) {
+        qemu_cond_wait(&fuzz_start_cond, &fuzz_start_lock);
+    }
+    qemu_mutex_unlock(&fuzz_start_lock);
+    stream_run(opaque);
+    return NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const FuseSecurityModel models[] = {
@@ -458,15 +642,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUSE_SM_MAPPED_XATTR,
     };
     FuseServerConfig cfg = {};
+    FuzzRec recs[FUZZ_MAX_REQS];
+    FuzzStream streams[2] = {};
+    bool two;
     FuseServer *s;
     Error *err = NULL;
     uint64_t unique = 1;
     size_t pos = 2;
-    int n, base_fds;
+    unsigned int n, i;
+    int base_fds;
 
     if (size < 2) {
         return -1;      /* not worth adding to the corpus */
     }
+    two = data[1] & 128;
     populate_share();
     /*
      * Counted for each input: libFuzzer itself keeps files open in some
@@ -484,11 +673,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.writeback = data[0] & 8;
     cfg.xattr = !(data[0] & 16);
     cfg.cache = (data[0] >> 5) & 3;
-    cfg.max_open_fds = 4 + data[1] % 61;
+    cfg.max_open_fds = 4 + (data[1] & 127) % 61;
     cfg.max_pages = 256;
     cfg.dax_window = fuzz_dax;
     cfg.dax_window_size = FUZZ_DAX_SIZE;
 
+    fuzz_dax_state = NULL;
+    fuzz_pt = NULL;
     s = fuse_server_new(&cfg, &err);
     if (!s) {
         fuzz_fail(error_get_pretty(err));
@@ -497,21 +688,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         auto_init(s);
     }
 
+    /* uniques are given in input order, whichever stream runs them */
     for (n = 0; n < FUZZ_MAX_REQS && size - pos >= 8; n++) {
-        uint8_t split = data[pos];
-        uint8_t flags = data[pos + 1];
-        size_t room = (uint32_t)ldl_le_p(data + pos + 2) % (FUZZ_MAX_ROOM + 1);
+        FuzzRec *r = &recs[n];
+        FuzzStream *st = &streams[two && (data[pos + 1] & 4)];
         size_t len = lduw_le_p(data + pos + 6);
-        g_autofree uint8_t *req = NULL;
 
+        r->split = data[pos];
+        r->flags = data[pos + 1];
+        r->room = (uint32_t)ldl_le_p(data + pos + 2) % (FUZZ_MAX_ROOM + 1);
         pos += 8;
-        len = MIN(len, size - pos);
-        req = g_memdup2(data + pos, len);
-        pos += len;
-        run_one(s, split, flags, room, req, len, ++unique);
+        r->len = MIN(len, size - pos);
+        r->req = g_memdup2(data + pos, r->len);
+        r->unique = ++unique;
+        pos += r->len;
+        st->recs[st->n++] = r;
+    }
+
+    for (i = 0; i < 2; i++) {
+        streams[i].s = s;
+        streams[i].check_pages = !two;
+    }
+    if (two) {
+        fuzz_started = 0;
+        qemu_thread_create(&streams[1].thread, "fuzz-stream",
+                           stream_thread, &streams[1], QEMU_THREAD_JOINABLE);
+        stream_thread(&streams[0]);
+        qemu_thread_join(&streams[1].thread);
+        check_dax_pages();
+    } else {
+        stream_run(&streams[0]);
+    }
+    check_dax_handles();
+    for (i = 0; i < n; i++) {
+        g_free(recs[i].req);
     }
 
     fuse_server_free(s);
+    fuzz_dax_state = NULL;
+    fuzz_pt = NULL;
     if (count_fds() != base_fds) {
         fuzz_fail("host fds leaked");
     }
