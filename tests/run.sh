@@ -108,6 +108,8 @@ stage_guest() {
     "${TESTS_DIR}/guest/run.sh"
     "${TESTS_DIR}/guest/crash.py" ||
         result fail "guest: nothing-lost test ran to completion"
+    "${TESTS_DIR}/guest/migrate.py" ||
+        result fail "guest: virtio-fs migration test ran to completion"
 }
 
 stage_libvirt() {

@@ -33,8 +33,8 @@ readonly DEB_CACHE=${GUEST_CACHE}/debs
 # Kernel modules the guest loads (with their dependencies from modules.dep).
 readonly MODULES=(virtio_pci virtio_blk virtiofs fuse 9pnet_virtio 9p)
 # Packages whose files go into the initramfs (fio's libraries are added
-# as readelf finds them).
-readonly USER_PKGS=(busybox-static fio)
+# as readelf finds them); util-linux for flock(1), which busybox lacks.
+readonly USER_PKGS=(busybox-static fio util-linux)
 # Guest builds kept in the cache (newest first); older ones are removed.
 readonly KEEP_BUILDS=4
 # Bump when the layout of the initramfs changes in a way the hashed
@@ -366,7 +366,7 @@ build_guest() {
     depmod -b "${root}" "${kver}"
     echo "${kver}" > "${root}/etc/fastio/kernel-release"
 
-    # busybox and fio, with fio's shared libraries.
+    # busybox, fio and flock, with their shared libraries.
     fetch "${USER_PKGS[@]}"
     cp "${TMP}/deb/busybox-static/bin/busybox" "${root}/bin/busybox"
     ln -s busybox "${root}/bin/sh"
@@ -374,6 +374,8 @@ build_guest() {
     printf '%s\n' "${USER_PKGS[@]}" > "${TMP}/used-packages"
     info "resolving the shared libraries of fio"
     add_elf_closure "${root}" fio usr/bin/fio
+    cp "${TMP}/deb/util-linux/usr/bin/flock" "${root}/usr/bin/flock"
+    add_elf_closure "${root}" util-linux usr/bin/flock
     interp=$(elf_interpreter "${TMP}/deb/fio/usr/bin/fio")
     [[ -f "${root}/lib/x86_64-linux-gnu/${interp##*/}" ]] ||
         die "the interpreter ${interp} was not among fio's libraries"
@@ -390,6 +392,8 @@ build_guest() {
     if [[ ${EUID} -eq 0 ]]; then
         chroot "${root}" /usr/bin/fio --version >/dev/null ||
             die "fio does not run inside the guest root (a library is missing?)"
+        chroot "${root}" /usr/bin/flock --version >/dev/null ||
+            die "flock does not run inside the guest root"
     fi
 
     if grep -qx 'CONFIG_RD_ZSTD=y' "${config}" && command -v zstd >/dev/null; then
