@@ -256,6 +256,149 @@ run_user_vfs() {
         check_vfs "${out}" user-vfs "${title}"
 }
 
+# --daemon WORK NAME UUID, in private mount and UTS namespaces: a libvirtd
+# of its own (hostname fastio-NAME, host_uuid UUID, so that libvirt takes
+# the other one for another host) that runs until it is killed; its
+# socket is WORK/root-NAME/run/libvirt/libvirt-sock.
+daemon() {
+    local work="$1" name="$2" uuid="$3" d
+    hostname "fastio-${name}"
+    for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt \
+        /var/log/libvirt; do
+        mkdir -p "${work}/root-${name}${d}" "${d}"
+        mount --bind "${work}/root-${name}${d}" "${d}"
+    done
+    cat > /etc/libvirt/libvirtd.conf <<EOC
+unix_sock_group = "root"
+auth_unix_rw = "none"
+log_outputs = "3:stderr"
+host_uuid = "${uuid}"
+EOC
+    cat > /etc/libvirt/qemu.conf <<'EOC'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+EOC
+    mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
+    exec libvirtd -p "${work}/libvirtd-${name}.pid" >"${work}/libvirtd-${name}.log" 2>&1
+}
+
+# mig_uri NAME: the URI of daemon NAME's socket, from outside
+mig_uri() {
+    echo "qemu+unix:///system?socket=${WORK}/root-$1/run/libvirt/libvirt-sock"
+}
+
+# mig_rounds: the last round the vfs-migrate guest reported
+mig_rounds() {
+    tr -d '\r' < "${WORK}/mig.serial.log" 2>/dev/null |
+        sed -n 's/^FASTIO-MIGRATE iter \([0-9]*\)$/\1/p' | tail -n 1
+}
+
+# mig_wait_round N SECONDS: wait until the guest reports a round after N
+mig_wait_round() {
+    local n="$1" i r
+    for ((i = 0; i < $2 * 5; i++)); do
+        r=$(mig_rounds)
+        [[ -z "${r}" || ${r} -le ${n} ]] || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# The virtio-fs domain (no DAX window) migrated live with virsh from one
+# libvirtd to another on this host and back, while its guest works on the
+# share: each side must run it in turn, the guest must go on after each
+# switch-over, its flock() must hold, and it must pass in the end.
+run_migrate_vfs() {
+    local title dom=fastio-e2e-vfs-migrate src dst pids=() reason="" i r
+    local from to
+    title="libvirt: virsh migrate --live of the virtio-fs domain to another libvirtd and back, guest working on the share"
+    mkdir -p "${WORK}/mig-share"
+    fill_domain domain-vfs-migrate.xml "${WORK}/mig.domain.xml" \
+        "${WORK}/mig.serial.log" -e "s|@TAG@|${VFS_TAG}|g" \
+        -e "s|@SHARE@|${WORK}/mig-share|"
+    src=$(mig_uri src)
+    dst=$(mig_uri dst)
+    unshare -m -u --propagation private "${BASH_SOURCE[0]}" --daemon \
+        "${WORK}" src 5f1a0e50-0000-4000-8000-000000000001 &
+    pids+=($!)
+    unshare -m -u --propagation private "${BASH_SOURCE[0]}" --daemon \
+        "${WORK}" dst 5f1a0e50-0000-4000-8000-000000000002 &
+    pids+=($!)
+    for ((i = 0; i < 100; i++)); do
+        virsh -c "${src}" list >/dev/null 2>&1 &&
+            virsh -c "${dst}" list >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    if ! virsh -c "${src}" list >/dev/null 2>&1 ||
+        ! virsh -c "${dst}" list >/dev/null 2>&1; then
+        reason="the two libvirtd did not both start"
+    elif ! virsh -c "${src}" create "${WORK}/mig.domain.xml" \
+        >"${WORK}/mig.create.log" 2>&1; then
+        reason="virsh create failed: $(tail -n 1 "${WORK}/mig.create.log")"
+    elif ! mig_wait_round 0 150; then
+        reason="the guest never started its rounds"
+    fi
+    from=${src}
+    to=${dst}
+    for i in 1 2; do
+        [[ -z "${reason}" ]] || break
+        r=$(mig_rounds)
+        if ! virsh -c "${from}" migrate --live "${dom}" "${to}" \
+            --migrateuri tcp://127.0.0.1 >"${WORK}/mig.migrate-${i}.log" 2>&1; then
+            reason="virsh migrate ${i} failed: $(tail -n 1 "${WORK}/mig.migrate-${i}.log")"
+        elif [[ "$(virsh -c "${to}" domstate "${dom}" 2>&1)" != running ]]; then
+            reason="after migration ${i} the domain does not run on the destination"
+        elif virsh -c "${from}" domstate "${dom}" >/dev/null 2>&1; then
+            reason="after migration ${i} the domain is still on the source"
+        elif ! mig_wait_round "${r}" 60; then
+            reason="the guest made no progress after migration ${i} (round ${r})"
+        fi
+        from=${to}
+        to=${src}
+    done
+    if [[ -z "${reason}" ]] &&
+        flock -n -x "${WORK}/mig-share/work/keep" true 2>/dev/null; then
+        reason="a host process could take the guest's flock() after the migrations"
+    fi
+    if [[ -z "${reason}" ]]; then
+        : > "${WORK}/mig-share/done"
+        for ((i = 0; i < 120; i++)); do
+            virsh -c "${from}" domstate "${dom}" >/dev/null 2>&1 || break
+            sleep 1
+        done
+        r=$(tr -d '\r' < "${WORK}/mig.serial.log" | grep '^FASTIO-RESULT ' || true)
+        if virsh -c "${from}" domstate "${dom}" >/dev/null 2>&1; then
+            reason="the guest did not power off after the migrations"
+        elif [[ "${r}" != "FASTIO-RESULT PASS vfs-migrate" ]]; then
+            reason=${r:-"no FASTIO-RESULT line on the serial console"}
+        fi
+    fi
+    for from in "${src}" "${dst}"; do
+        virsh -c "${from}" destroy "${dom}" >/dev/null 2>&1 || true
+    done
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    if [[ -z "${reason}" ]]; then
+        result pass "${title}"
+        echo "    $(tr -d '\r' < "${WORK}/mig.serial.log" | grep '^FASTIO-MIGRATE rounds')"
+    else
+        result fail "${title}" "${reason}"
+        mkdir -p "${LOGDIR}"
+        for r in "${WORK}"/mig.* "${WORK}"/libvirtd-*.log \
+            "${WORK}"/root-*/var/log/libvirt/qemu/*.log; do
+            [[ ! -f "${r}" ]] || cp "${r}" "${LOGDIR}/migrate-${r##*/}"
+        done
+        tr -d '\r' < "${WORK}/mig.serial.log" 2>/dev/null | grep -v '^kmsg: ' |
+            tail -n 10 | sed 's/^/    | /'
+    fi
+}
+
 main() {
     local why vfs_why="" vfs_fail=0 out title
     if [[ "${1:-}" == --inside ]]; then
@@ -263,6 +406,10 @@ main() {
         VIRT_TYPE=$2
         inside "$1" "${@:3}"
         return 0
+    fi
+    if [[ "${1:-}" == --daemon ]]; then
+        shift
+        daemon "$@"
     fi
     why=$(cannot_run)
     if [[ -n "${why}" ]]; then
@@ -331,6 +478,7 @@ main() {
     else
         check_vfs "${out}" vfs "${VFS_TITLE}"
         run_user_vfs
+        run_migrate_vfs
     fi
 }
 
