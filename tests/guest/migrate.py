@@ -12,6 +12,9 @@
 # flock() held.  Then the host makes "done" in the share, and the guest
 # checks the file it kept open and its lock and powers off.  Pass: the
 # consoles, joined, end in exactly one "FASTIO-RESULT PASS vfs-migrate".
+# Runs twice: without a DAX window, and with one (cache-size=64M) that
+# the guest mounts with dax=always, so that file data moves through
+# mappings that must be made again on each destination.
 #
 # Usage: migrate.py [--qemu BIN] [--migrations N]
 # Appends "pass|fail<TAB>name" lines to $FASTIO_RESULTS.
@@ -88,7 +91,7 @@ class Qmp:
 class Vm:
     """One QEMU process of the migrating VM."""
 
-    def __init__(self, n, base, work, mode, incoming):
+    def __init__(self, n, base, work, mode, incoming, dax):
         self.console = os.path.join(work, f"vm{n}.console")
         self.log = os.path.join(work, f"vm{n}.qemu")
         qmp = os.path.join(work, f"vm{n}.qmp")
@@ -96,7 +99,8 @@ class Vm:
             "-serial", f"file:{self.console}",
             "-qmp", f"unix:{qmp},server=on,wait=off",
             "-device", f"virtio-fs-pci,id=vfs,tag={TAG},source=@SHARE@,"
-            f"security-model=mapped-xattr,iothread=io0,thread-mode={mode}",
+            f"security-model=mapped-xattr,iothread=io0,thread-mode={mode}"
+            + (",cache-size=64M" if dax else ""),
         ]
         if incoming:
             cmd += ["-incoming", "defer"]
@@ -174,7 +178,7 @@ def host_can_flock(path):
         os.close(fd)
 
 
-def run(args, guest, work, share):
+def run(args, guest, work, share, dax):
     base = Base([args.qemu, "-machine", "q35", "-accel", args.accel,
                  "-cpu", "max", "-m", "512M", "-nodefaults",
                  "-no-user-config", "-display", "none", "-no-reboot",
@@ -183,16 +187,18 @@ def run(args, guest, work, share):
                  "-kernel", f"{guest}/vmlinuz",
                  "-initrd", f"{guest}/initramfs.img",
                  "-append", "console=ttyS0 panic=-1 quiet "
-                 f"fastio.scenario=vfs-migrate fastio.vfs.tag={TAG}"])
+                 f"fastio.scenario=vfs-migrate fastio.vfs.tag={TAG}"
+                 + (" fastio.vfs.opts=dax=always" if dax else "")])
     base.share = share
-    vms = [Vm(0, base, work, "inline", False)]
+    vms = [Vm(0, base, work, "inline", False, dax)]
     try:
         vm = vms[0]
         vm.wait_for("FASTIO-MIGRATE READY and a first round",
                     lambda: vm.last_iter() > 0, BOOT_TIMEOUT)
         for k in range(1, args.migrations + 1):
             src = vms[-1]
-            dst = Vm(k, base, work, "pool" if k % 2 else "inline", True)
+            dst = Vm(k, base, work, "pool" if k % 2 else "inline", True,
+                     dax)
             vms.append(dst)
             migrate(src, dst, os.path.join(work, f"mig{k}.sock"))
             seen = src.last_iter()
@@ -237,29 +243,34 @@ def main():
     args = ap.parse_args()
     args.accel = "kvm" if os.environ.get("FASTIO_GUEST_ACCEL") == "kvm" \
         else "tcg"
-    name = (f"guest: vfs-migrate ({args.migrations} live migrations while "
-            "the guest writes, reads and fio-verifies on the share; a file "
-            "kept open and flock()ed across them)")
     guest = subprocess.run([f"{HERE}/build-initramfs.sh"], check=True,
                            capture_output=True, text=True).stdout.strip()
     logdir = os.path.join(ROOT, "build", "test-logs", "guest")
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(dir=shm) as work:
-        share = os.path.join(work, "share")
-        os.mkdir(share)
-        try:
-            detail = run(args, guest, work, share)
-        except (Failed, OSError, subprocess.SubprocessError) as e:
-            os.makedirs(logdir, exist_ok=True)
-            for f in sorted(os.listdir(work)):
-                if f.endswith((".console", ".qemu")):
-                    with open(os.path.join(work, f), "rb") as src, \
-                            open(os.path.join(logdir, f"migrate-{f}.log"),
-                                 "wb") as dst:
-                        dst.write(src.read())
-            record("fail", name, f"{e} (logs: {logdir}/migrate-vm*)")
-            return 0
-    record("pass", f"{name}: {detail}")
+    for dax in (False, True):
+        name = (f"guest: vfs-migrate{'-dax' if dax else ''} "
+                f"({args.migrations} live migrations while the guest "
+                "writes, reads and fio-verifies on the share"
+                f"{', mounted dax=always on a 64 MiB DAX window' if dax else ''}"
+                "; a file kept open and flock()ed across them)")
+        prefix = f"migrate{'-dax' if dax else ''}"
+        with tempfile.TemporaryDirectory(dir=shm) as work:
+            share = os.path.join(work, "share")
+            os.mkdir(share)
+            try:
+                detail = run(args, guest, work, share, dax)
+            except (Failed, OSError, subprocess.SubprocessError) as e:
+                os.makedirs(logdir, exist_ok=True)
+                for f in sorted(os.listdir(work)):
+                    if f.endswith((".console", ".qemu")):
+                        with open(os.path.join(work, f), "rb") as src, \
+                                open(os.path.join(logdir,
+                                                  f"{prefix}-{f}.log"),
+                                     "wb") as dst:
+                            dst.write(src.read())
+                record("fail", name, f"{e} (logs: {logdir}/{prefix}-vm*)")
+                continue
+        record("pass", f"{name}: {detail}")
     return 0
 
 

@@ -310,14 +310,15 @@ mig_wait_round() {
     return 1
 }
 
-# The virtio-fs domain (no DAX window) migrated live with virsh from one
-# libvirtd to another on this host and back, while its guest works on the
-# share: each side must run it in turn, the guest must go on after each
-# switch-over, its flock() must hold, and it must pass in the end.
+# The virtio-fs domain (with a DAX window, mounted dax=always) migrated
+# live with virsh from one libvirtd to another on this host and back,
+# while its guest works on the share: each side must run it in turn, the
+# guest must go on after each switch-over, its flock() must hold, and it
+# must pass in the end.
 run_migrate_vfs() {
     local title dom=fastio-e2e-vfs-migrate src dst pids=() reason="" i r
     local from to
-    title="libvirt: virsh migrate --live of the virtio-fs domain to another libvirtd and back, guest working on the share"
+    title="libvirt: virsh migrate --live of the virtio-fs domain (DAX, dax=always) to another libvirtd and back, guest working on the share"
     mkdir -p "${WORK}/mig-share"
     fill_domain domain-vfs-migrate.xml "${WORK}/mig.domain.xml" \
         "${WORK}/mig.serial.log" -e "s|@TAG@|${VFS_TAG}|g" \

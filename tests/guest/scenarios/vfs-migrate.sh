@@ -7,7 +7,8 @@
 # run small fio verify jobs, with one file held open and flock()ed from
 # the start; stop when the host makes "done" in the share.  Any error (an
 # ESTALE for a file that exists, a short read, data that differs) fails.
-# Kernel argument: fastio.vfs.tag=TAG.
+# Kernel arguments: fastio.vfs.tag=TAG [fastio.vfs.opts=OPTS mounts with
+# -o OPTS; with dax=always the share must really be mounted with DAX].
 # Prints "FASTIO-MIGRATE READY" once the file is locked, then
 # "FASTIO-MIGRATE iter N" after each round, and exactly one FASTIO-RESULT
 # line, last.
@@ -21,15 +22,24 @@ fail() {
 }
 
 TAG=""
+OPTS=""
 read -r cmdline < /proc/cmdline
 for arg in ${cmdline}; do
     case "${arg}" in
     fastio.vfs.tag=*) TAG="${arg#*=}" ;;
+    fastio.vfs.opts=*) OPTS="${arg#*=}" ;;
     esac
 done
 [ -n "${TAG}" ] || fail "no fastio.vfs.tag= on the kernel command line"
 
-mount -t virtiofs "${TAG}" "${M}" || fail "mount -t virtiofs ${TAG} ${M} failed"
+mount -t virtiofs ${OPTS:+-o "${OPTS}"} "${TAG}" "${M}" ||
+    fail "mount -t virtiofs ${OPTS:+-o ${OPTS} }${TAG} ${M} failed"
+case "${OPTS}" in
+*dax=always*)
+    grep "^${TAG} ${M} virtiofs " /proc/mounts | grep -q 'dax=always' ||
+        fail "the share is not mounted with dax=always"
+    ;;
+esac
 mkdir "${W}" || fail "mkdir ${W} failed"
 echo keep > "${W}/keep" || fail "cannot write ${W}/keep"
 exec 3< "${W}/keep" || fail "cannot open ${W}/keep"
