@@ -353,6 +353,22 @@ def seeds():
     t.read(ROOT, 1, 0, 4096, op="READDIR").req("RMDIR", ROOT, cstr("d"))
     t.release(ROOT, 1, op="RELEASEDIR")
     s["two-namespace"] = t
+
+    # Live migration (flags bit 4: the server moves to a new one first):
+    # an open file with a write lock and two DAX mappings, a directory
+    # handle and a looked-up name, then I/O on the new server, and back
+    t = (Seq().lookup(ROOT, "file").open(2, O_RDWR)
+         .write(2, 1, 0, b"moved " * 1024)
+         .lk("SETLK", 2, 1, 0, 99, F_WRLCK)
+         .open(ROOT, op="OPENDIR"))
+    setupmapping(t, 1, 0)
+    setupmapping(t, 2**64 - 1, 2 * MIB, MAP_READ)
+    t.read(2, 1, 0, 4096, flags=16).write(2, 1, 4096, b"after " * 100)
+    t.read(ROOT, 2, 0, 4096, op="READDIRPLUS")
+    t.lk("GETLK", 2, 1, 0, 99, F_WRLCK)
+    t.req("RELEASE", 2, struct.pack("<QIIQ", 1, 0, 0, 0), flags=16)
+    t.lookup(ROOT, "file").release(ROOT, 2, op="RELEASEDIR")
+    s["migrate"] = t
     return s
 
 

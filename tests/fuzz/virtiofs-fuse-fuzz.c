@@ -23,7 +23,8 @@
  *     u8  flags  bit 0: keep the in header's len as given (else it is
  *                set to the request size), bit 1: keep unique as given,
  *                bit 2: second stream, bit 3: sched_yield() first (both
- *                only with two threads)
+ *                only with two threads), bit 4: migrate first (one
+ *                thread only; below)
  *     u32 room   reply bytes (at most FUZZ_MAX_ROOM)
  *     u16 size   request bytes that follow
  *
@@ -44,6 +45,14 @@
  * has grown, by flipping one bit.  A two-thread crash may need several
  * runs of its input to reproduce.
  *
+ * Migration: before a record with flags bit 4, the server's state is
+ * saved (fuse_server_save()) and loaded into a new server on the same
+ * share with the other of two DAX windows, which then serves the rest,
+ * as a destination QEMU would; the old server is freed after the load,
+ * as the source QEMU quits after the switch-over.  A save may fail (an
+ * open file was deleted); a load that fails right after a save on the
+ * same share, with nothing changed in between, is a bug.
+ *
  * The harness checks that:
  *   - every reply is well formed: its length is what the server said, at
  *     most the room, its unique matches, its error a small negative errno
@@ -58,7 +67,9 @@
  *   - no granule of the window is still mapped through a file handle
  *     that is no longer open (RELEASE and DESTROY drop those mappings);
  *   - freeing the server gives back every host fd, and leaves no file
- *     mapped in the DAX window;
+ *     mapped in the DAX window (after a migration: in either window);
+ *   - a state that was saved loads, and its DAX mappings show the same
+ *     files at the same places in the new window;
  *   - nothing outside the share changed (a sibling directory with a
  *     secret file that symlinks in the share point to).
  * A violation abort()s, which libFuzzer reports as a crash.
@@ -96,9 +107,13 @@ static struct stat fuzz_secret_st;
 
 static const char fuzz_secret[] = "SECRET outside the share\n";
 
-/* The DAX window every server gets: two 2 MiB granules, 2 MiB aligned */
+/*
+ * The DAX window every server gets: two 2 MiB granules, 2 MiB aligned;
+ * a migration moves the server to the other one
+ */
 #define FUZZ_DAX_SIZE (4 * 1024 * 1024)
-static uint8_t *fuzz_dax;
+static uint8_t *fuzz_windows[2];
+static uint8_t *fuzz_dax;       /* the one in use */
 
 /*
  * The window and the backend of the server under test, for the checks
@@ -303,6 +318,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                              .security_model = FUSE_SM_PASSTHROUGH };
     FuseServer *s;
     Error *err = NULL;
+    int i;
 
     /* glib's slice allocator would hide leaks and overflows */
     g_setenv("G_SLICE", "always-malloc", TRUE);
@@ -336,13 +352,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuse_server_free(s);
     error_free(err);
 
-    /* reserve twice the window, keep a 2 MiB aligned part */
-    fuzz_dax = mmap(NULL, 2 * FUZZ_DAX_SIZE, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (fuzz_dax == MAP_FAILED) {
-        fuzz_fail("cannot reserve the DAX window");
+    /* reserve twice each window, keep a 2 MiB aligned part */
+    for (i = 0; i < 2; i++) {
+        uint8_t *w = mmap(NULL, 2 * FUZZ_DAX_SIZE, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                          0);
+
+        if (w == MAP_FAILED) {
+            fuzz_fail("cannot reserve the DAX window");
+        }
+        fuzz_windows[i] = QEMU_ALIGN_PTR_UP(w, 2 * 1024 * 1024);
     }
-    fuzz_dax = QEMU_ALIGN_PTR_UP(fuzz_dax, 2 * 1024 * 1024);
     qemu_mutex_init(&fuzz_start_lock);
     qemu_cond_init(&fuzz_start_cond);
     return 0;
@@ -492,9 +512,9 @@ static void auto_init(FuseServer *s)
  * Once the server is gone, no file may stay mapped in the DAX window (it
  * would keep a host file open and visible to the next guest).
  */
-static void check_dax_window(void)
+static void check_dax_window(const uint8_t *win)
 {
-    uintptr_t start = (uintptr_t)fuzz_dax, end = start + FUZZ_DAX_SIZE;
+    uintptr_t start = (uintptr_t)win, end = start + FUZZ_DAX_SIZE;
     FILE *f = fopen("/proc/self/maps", "r");
     char line[512];
 
@@ -599,11 +619,59 @@ typedef struct FuzzRec {
 
 typedef struct FuzzStream {
     FuseServer *s;
+    FuseServerConfig *cfg;      /* for a migration's new server */
     FuzzRec *recs[FUZZ_MAX_REQS];
     unsigned int n;
     bool check_pages;           /* after each request (one thread only) */
     QemuThread thread;
 } FuzzStream;
+
+/*
+ * Move @st's server to a new one, as a live migration does; the DAX
+ * mappings must show the same bytes in the new window.  Context: one
+ * thread.
+ */
+static void fuzz_migrate(FuzzStream *st)
+{
+    g_autoptr(GByteArray) state = g_byte_array_new();
+    uint8_t *old_win = fuzz_dax;
+    Error *err = NULL;
+    FuseServer *d;
+    uint64_t mapped, now;
+
+    if (!fuse_server_save(st->s, state, &err)) {
+        error_free(err);        /* an open file deleted: stays here */
+        return;
+    }
+    fuse_dax_count(fuzz_dax_state, &mapped);
+
+    fuzz_dax = fuzz_windows[fuzz_dax == fuzz_windows[0]];
+    st->cfg->dax_window = fuzz_dax;
+    d = fuse_server_new(st->cfg, &err);
+    if (!d) {
+        fuzz_fail(error_get_pretty(err));
+    }
+    if (!fuse_server_load(d, state->data, state->len, &err)) {
+        fprintf(stderr, "virtiofs-fuse-fuzz: load after save: %s\n",
+                error_get_pretty(err));
+        fuzz_fail("a saved state does not load on the same share");
+    }
+    /*
+     * Nothing stores to the windows here, so the new one must show what
+     * the old one does, byte for byte: the same files at the same places
+     * and zeroes elsewhere.
+     */
+    check_dax_pages();
+    fuse_dax_count(fuzz_dax_state, &now);
+    if (now != mapped || memcmp(old_win, fuzz_dax, FUZZ_DAX_SIZE)) {
+        fprintf(stderr, "virtiofs-fuse-fuzz: %" PRIu64 " file bytes "
+                "mapped before, %" PRIu64 " after\n", mapped, now);
+        fuzz_fail("the DAX window did not come over");
+    }
+    fuse_server_free(st->s);
+    check_dax_window(old_win);
+    st->s = d;
+}
 
 static void stream_run(FuzzStream *st)
 {
@@ -614,6 +682,9 @@ static void stream_run(FuzzStream *st)
 
         if (!st->check_pages && (r->flags & 8)) {
             sched_yield();
+        }
+        if (st->check_pages && (r->flags & 16)) {
+            fuzz_migrate(st);
         }
         run_one(st->s, r->split, r->flags, r->room, r->req, r->len,
                 r->unique);
@@ -676,6 +747,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.cache = (data[0] >> 5) & 3;
     cfg.max_open_fds = 4 + (data[1] & 127) % 61;
     cfg.max_pages = 256;
+    fuzz_dax = fuzz_windows[0];
     cfg.dax_window = fuzz_dax;
     cfg.dax_window_size = FUZZ_DAX_SIZE;
 
@@ -708,6 +780,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (i = 0; i < 2; i++) {
         streams[i].s = s;
+        streams[i].cfg = &cfg;
         streams[i].check_pages = !two;
     }
     if (two) {
@@ -719,6 +792,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_dax_pages();
     } else {
         stream_run(&streams[0]);
+        s = streams[0].s;       /* after a migration, the new server */
     }
     check_dax_handles();
     for (i = 0; i < n; i++) {
@@ -731,7 +805,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (count_fds() != base_fds) {
         fuzz_fail("host fds leaked");
     }
-    check_dax_window();
+    check_dax_window(fuzz_windows[0]);
+    check_dax_window(fuzz_windows[1]);
     check_outside();
     return 0;
 }
