@@ -84,20 +84,24 @@ run_domain() {
 # The part that runs inside the private mount namespace: a libvirtd whose
 # QEMU runs as USER (root, or an unprivileged user with its own group)
 # runs the domains WORK/KEY.domain.xml, one after the other.
-inside() {
-    local work="$1" user="$2" group d
-    shift 2
+# private_root WORK NAME USER [UUID]: (inside a private mount namespace)
+# libvirt's folders from WORK/root-NAME, and a configuration for a
+# libvirtd whose QEMU runs as USER (host_uuid UUID if given).
+private_root() {
+    local work="$1" name="$2" user="$3" uuid="${4:-}" group d
     group=$(id -gn "${user}")
     for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt \
         /var/log/libvirt; do
-        mkdir -p "${work}/root-${user}${d}" "${d}"
-        mount --bind "${work}/root-${user}${d}" "${d}"
+        mkdir -p "${work}/root-${name}${d}" "${d}"
+        mount --bind "${work}/root-${name}${d}" "${d}"
     done
-    cat > /etc/libvirt/libvirtd.conf <<'EOF'
+    cat > /etc/libvirt/libvirtd.conf <<EOF
 unix_sock_group = "root"
 auth_unix_rw = "none"
 log_outputs = "3:stderr"
 EOF
+    [[ -z "${uuid}" ]] ||
+        echo "host_uuid = \"${uuid}\"" >> /etc/libvirt/libvirtd.conf
     cat > /etc/libvirt/qemu.conf <<EOF
 user = "${user}"
 group = "${group}"
@@ -109,6 +113,12 @@ namespaces = [ ]
 stdio_handler = "file"
 EOF
     mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
+}
+
+inside() {
+    local work="$1" user="$2" d
+    shift 2
+    private_root "${work}" "${user}" "${user}"
 
     libvirtd -p "${work}/libvirtd.pid" >"${work}/libvirtd.log" 2>&1 &
     local pid=$! i
@@ -261,30 +271,9 @@ run_user_vfs() {
 # the other one for another host) that runs until it is killed; its
 # socket is WORK/root-NAME/run/libvirt/libvirt-sock.
 daemon() {
-    local work="$1" name="$2" uuid="$3" d
+    local work="$1" name="$2" uuid="$3"
     hostname "fastio-${name}"
-    for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt \
-        /var/log/libvirt; do
-        mkdir -p "${work}/root-${name}${d}" "${d}"
-        mount --bind "${work}/root-${name}${d}" "${d}"
-    done
-    cat > /etc/libvirt/libvirtd.conf <<EOC
-unix_sock_group = "root"
-auth_unix_rw = "none"
-log_outputs = "3:stderr"
-host_uuid = "${uuid}"
-EOC
-    cat > /etc/libvirt/qemu.conf <<'EOC'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-stdio_handler = "file"
-EOC
-    mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
+    private_root "${work}" "${name}" root "${uuid}"
     exec libvirtd -p "${work}/libvirtd-${name}.pid" >"${work}/libvirtd-${name}.log" 2>&1
 }
 
