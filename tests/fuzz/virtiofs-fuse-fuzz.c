@@ -639,7 +639,7 @@ static void fuzz_migrate(FuzzStream *st)
     FuseServer *d;
     uint64_t mapped, now;
 
-    if (!fuse_server_save(st->s, state, &err)) {
+    if (!fuse_server_save(st->s, state, true, &err)) {
         error_free(err);        /* an open file deleted: stays here */
         return;
     }
