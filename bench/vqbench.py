@@ -25,7 +25,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemucpu import qemu_cpu, task_runtimes, thread_cpu  # noqa: E402
 from qemucpu import tree_runtimes  # noqa: E402
 import fsbench  # noqa: E402  (virtiofsd downloads, process-tree CPU)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "guest"))
+from testlib import Qmp  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "bench", "vqbench")
@@ -168,41 +170,6 @@ def writer_args(src, dst, qmp):
                 "aio": "native", "cache": {"direct": True}}
         args += ["-blockdev", json.dumps(node, separators=(",", ":"))]
     return args + ["-qmp", f"unix:{qmp},server=on,wait=off"]
-
-
-class Qmp:
-    """Just enough QMP to start and cancel a block job."""
-
-    def __init__(self, path):
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise RunError(f"no QMP socket at {path}")
-                time.sleep(0.05)
-        self.f = self.sock.makefile("rw")
-        json.loads(self.f.readline())           # the greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **arguments):
-        self.f.write(json.dumps({"execute": name, "arguments": arguments})
-                     + "\n")
-        self.f.flush()
-        while True:
-            r = json.loads(self.f.readline())
-            if "return" in r:
-                return r["return"]
-            if "error" in r:
-                raise RunError(f"QMP {name}: {r['error']['desc']}")
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
 
 
 def blk_config(config, poll, disk):
@@ -391,16 +358,16 @@ class Runner:
                     if qmp_path and kind == "begin":
                         # a writer that allocates blocks on the host disk,
                         # in the iothread of the disk the driver reads
-                        qmp = Qmp(qmp_path)
-                        qmp.cmd("x-blockdev-set-iothread", **{
+                        qmp = Qmp(qmp_path, error=RunError)
+                        qmp.command("x-blockdev-set-iothread", **{
                             "node-name": "wsrc", "iothread": "io0"})
-                        qmp.cmd("blockdev-mirror", **{
+                        qmp.command("blockdev-mirror", **{
                             "job-id": "writer", "device": "wsrc",
                             "target": "wdst", "sync": "full",
                             "speed": WRITER_SPEED})
                         time.sleep(0.2)     # let it get going
                     elif qmp and kind == "end":
-                        qmp.cmd("block-job-cancel", device="writer",
+                        qmp.command("block-job-cancel", device="writer",
                                 force=True)
                         qmp.close()
                         qmp = None

@@ -18,25 +18,18 @@ import argparse
 import os
 import random
 import re
-import json
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from testlib import Qmp, record
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BS = 4096
 BOOT_TIMEOUT = 120
-
-
-def record(status, name, detail=""):
-    word = {"pass": "ok     ", "fail": "FAIL   "}[status]
-    print(f"{word} {name}{': ' + detail if detail else ''}", flush=True)
-    with open(os.environ.get("FASTIO_RESULTS", os.devnull), "a") as f:
-        f.write(f"{status}\t{name}\n")
 
 
 def expected(n):
@@ -48,27 +41,12 @@ def expected(n):
 
 def direct_requests(path):
     """The disk's x-direct-requests, from QEMU's QMP socket at path."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(path)
-        f = sock.makefile("rwb")
-
-        def command(cmd, **arguments):
-            f.write(json.dumps({"execute": cmd,
-                                "arguments": arguments}).encode() + b"\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "return" in reply or "error" in reply:
-                    return reply
-
-        f.readline()                    # the greeting
-        command("qmp_capabilities")
-        reply = command("qom-get", path="/machine/peripheral/vb/"
-                        "virtio-backend", property="x-direct-requests")
-    if "error" in reply:
-        raise RuntimeError(reply["error"]["desc"])
-    return reply["return"]
+    qmp = Qmp(path, connect_timeout=0, timeout=10)
+    try:
+        return qmp.command("qom-get", path="/machine/peripheral/vb/"
+                           "virtio-backend", property="x-direct-requests")
+    finally:
+        qmp.close()
 
 
 def one_run(qemu, guest, aio, accel, kill_after, workdir, sparse):

@@ -21,14 +21,14 @@
 
 import argparse
 import fcntl
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from testlib import Qmp, record
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -39,53 +39,8 @@ TAG = "fastio"
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
 
-def record(status, name, detail=""):
-    word = {"pass": "ok     ", "fail": "FAIL   "}[status]
-    print(f"{word} {name}{': ' + detail if detail else ''}", flush=True)
-    with open(os.environ.get("FASTIO_RESULTS", os.devnull), "a") as f:
-        f.write(f"{status}\t{name}\n")
-
-
 class Failed(Exception):
     pass
-
-
-class Qmp:
-    """A QMP connection to one QEMU; command() returns "return" or raises."""
-
-    def __init__(self, path):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.settimeout(STEP_TIMEOUT)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise Failed(f"no QMP socket at {path}")
-                time.sleep(0.1)
-        self.f = self.sock.makefile("rwb")
-        self.f.readline()                   # the greeting
-        self.command("qmp_capabilities")
-
-    def command(self, cmd, **arguments):
-        self.f.write(json.dumps({"execute": cmd,
-                                 "arguments": arguments}).encode() + b"\n")
-        self.f.flush()
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise Failed(f"QMP closed during {cmd}")
-            reply = json.loads(line)
-            if "error" in reply:
-                raise Failed(f"{cmd}: {reply['error']['desc']}")
-            if "return" in reply:
-                return reply["return"]
-
-    def close(self):
-        self.sock.close()
 
 
 class Vm:
@@ -110,7 +65,8 @@ class Vm:
             log.flush()
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log)
-        self.qmp = Qmp(qmp)
+        self.qmp = Qmp(qmp, error=Failed, connect_timeout=30,
+                       timeout=STEP_TIMEOUT)
 
     def text(self):
         try:
