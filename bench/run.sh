@@ -7,11 +7,12 @@
 # It asserts nothing about speed; it fails if a configuration does not run.
 #
 # Usage: bench/run.sh [--quick] [--out DIR] [imgbench] [guestbench] [fsbench]
-#                    [vqbench]
+#                    [vqbench] [vqbench-fs]
 #   --quick   fewer pairs and shorter jobs (a smoke run, noisy)
 #   --out     results folder (default results/<date>)
 #   vqbench   the devices without a guest (docs/vqbench.md); not in the
 #             default set
+#   vqbench-fs the virtio-fs part of vqbench alone (ours, virtiofsd, host)
 #   --publish also write the run's tables, with a description of the
 #             machine, to docs/results/<date>-<parts>.md (and its chart)
 
@@ -31,7 +32,8 @@ main() {
             [[ $# -gt 0 ]] || { echo "bench/run.sh: --out needs a folder" >&2; exit 2; }
             out="$1"
             shift ;;
-        imgbench | guestbench | fsbench | vqbench) parts+=("${p}") ;;
+        imgbench | guestbench | fsbench | vqbench | vqbench-fs)
+            parts+=("${p}") ;;
         *) echo "bench/run.sh: unknown argument '${p}'" >&2; exit 2 ;;
         esac
     done
@@ -78,6 +80,14 @@ main() {
             else
                 "${root}/bench/vqbench.py" --out "${out}"
             fi ;;
+        vqbench-fs)
+            # its own folder, so that a vqbench in the same run stays
+            "${root}/bench/vqbench.py" --out "${out}/vqbench-fs" --fs-only \
+                $([[ ${quick} -eq 1 ]] && echo --quick)
+            cp "${out}/vqbench-fs/vqbench.md" "${out}/vqbench-fs.md"
+            # the chart's, unless a vqbench of the same run has one
+            [[ -f "${out}/vqbench.json" ]] ||
+                cp "${out}/vqbench-fs/vqbench.json" "${out}/" ;;
         esac
     done
     "${root}/bench/chart.py" "${out}"

@@ -46,8 +46,8 @@ OURS = os.path.join(ROOT, "build", "fastio", "obj", "qemu-system-x86_64")
 STOCK = os.path.join(ROOT, "build", "stock", "obj", "qemu-system-x86_64")
 
 BLK_OPS = ("randread-4k", "randwrite-4k", "seqwrite-64k", "flush")
-FS_OPS = ("read-4k", "write-4k", "getattr", "lookup", "create-unlink",
-          "readdirplus")
+FS_OPS = ("read-4k", "write-4k", "getattr", "lookup", "lookup-known",
+          "create-unlink", "readdirplus")
 WRITES = ("randwrite-4k", "seqwrite-64k", "write-4k")
 DISK_BYTES = 64 << 20
 # The allocating writer beside a reader (the -writer configs): a mirror
@@ -538,6 +538,8 @@ def plan(args):
     units.append(Unit("virtio-fs", None, "off", ["host"],
                       [("read-4k", 1), ("read-4k", 16), ("write-4k", 16)],
                       s_fs, 1))
+    if args.fs_only:
+        units = [u for u in units if u.device == "virtio-fs"]
     return units
 
 
@@ -872,10 +874,29 @@ PROFILES = (("virtio-blk", "native-iothread",
             ("virtio-fs", FS_CONFIG, [("read-4k", 16)], 20000))
 
 
-def profile(runner, out):
+def profile_plan(spec):
+    """PROFILES, or the jobs named by --profile as DEVICE:OP:QD,..."""
+    if not spec:
+        return PROFILES
+    plan = []
+    for item in spec.split(","):
+        try:
+            device, op, qd = item.split(":")
+            qd = int(qd)
+        except ValueError:
+            sys.exit(f"vqbench: --profile {item}: want DEVICE:OP:QD")
+        ops = FS_OPS if device == "virtio-fs" else BLK_OPS
+        if device not in ("virtio-fs", "virtio-blk") or op not in ops:
+            sys.exit(f"vqbench: --profile {item}: unknown device or op")
+        config = FS_CONFIG if device == "virtio-fs" else "native-iothread"
+        plan.append((device, config, [(op, qd)], 20000))
+    return plan
+
+
+def profile(runner, out, spec=None):
     """Our build under callgrind, instrumented during the jobs only: the
     instructions each function costs, per thread, exactly."""
-    for device, config, jobs, n in PROFILES:
+    for device, config, jobs, n in profile_plan(spec):
         name = f"{device}-{jobs[-1][0]}-qd{jobs[-1][1]}"
         wrap = os.path.join(runner.files.dir, f"cg-{name}.sh")
         with open(wrap, "w") as f:
@@ -900,6 +921,8 @@ def main():
     ap.add_argument("--writer", action="store_true",
                     help="only the reader beside an allocating writer")
     ap.add_argument("--seconds-writer", type=float, default=4.0)
+    ap.add_argument("--fs-only", action="store_true",
+                    help="the virtio-fs jobs only (ours, virtiofsd, host)")
     ap.add_argument("--quick", action="store_true",
                     help="blk 4k randread and fs READ/GETATTR only")
     ap.add_argument("--selftest", action="store_true",
@@ -916,6 +939,9 @@ def main():
     ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--callgrind", action="store_true",
                     help="profile our build under callgrind instead")
+    ap.add_argument("--profile", metavar="DEVICE:OP:QD,...",
+                    help="with --callgrind: the jobs to profile (default: "
+                    "blk randread-4k qd 32, fs getattr and read-4k qd 16)")
     args = ap.parse_args()
     if args.pairs is None:
         args.pairs = 3 if args.quick else 4
@@ -953,7 +979,7 @@ def main():
                 log(f"logs in {args.logdir}")
             sys.exit(0 if ok else 1)
         if args.callgrind:
-            profile(runner, args.out)
+            profile(runner, args.out, args.profile)
             return
         units = plan(args)
         t0 = time.monotonic()
