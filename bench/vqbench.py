@@ -941,8 +941,11 @@ def main():
                     help="profile our build under callgrind instead")
     ap.add_argument("--profile", metavar="DEVICE:OP:QD,...",
                     help="with --callgrind: the jobs to profile (default: "
-                    "blk randread-4k qd 32, fs getattr and read-4k qd 16)")
+                    "blk randread-4k qd 1 and 32, fs getattr and read-4k "
+                    "qd 16)")
     args = ap.parse_args()
+    if args.profile and not args.callgrind:
+        sys.exit("vqbench: --profile goes with --callgrind")
     if args.pairs is None:
         args.pairs = 3 if args.quick else 4
     if args.seconds_blk is None:

@@ -352,20 +352,6 @@ static bool lookup_prep(Bench *b, Req *r)
     return true;
 }
 
-static int lookup_done(Bench *b, Req *r, uint32_t len)
-{
-    struct fuse_entry_out *e = reply_arg(r);
-
-    if (r->stage == 1) {
-        check_forget(r, len);
-        return 0;
-    }
-    fs_reply(r, len, sizeof(struct fuse_out_header) + sizeof(*e), "LOOKUP");
-    check_entry(e, r->off, "LOOKUP");
-    r->arg = e->nodeid;
-    return 1;
-}
-
 /*
  * LOOKUP of a name the guest holds already, without FORGET: what the
  * guest sends when a cached dentry's entry timeout has passed (the
@@ -378,6 +364,17 @@ static int lookup_known_done(Bench *b, Req *r, uint32_t len)
     fs_reply(r, len, sizeof(struct fuse_out_header) + sizeof(*e), "LOOKUP");
     check_entry(e, r->off, "LOOKUP");
     return 0;
+}
+
+static int lookup_done(Bench *b, Req *r, uint32_t len)
+{
+    if (r->stage == 1) {
+        check_forget(r, len);
+        return 0;
+    }
+    lookup_known_done(b, r, len);
+    r->arg = ((struct fuse_entry_out *)reply_arg(r))->nodeid;
+    return 1;
 }
 
 static bool create_prep(Bench *b, Req *r)
