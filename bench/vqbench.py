@@ -46,8 +46,8 @@ OURS = os.path.join(ROOT, "build", "fastio", "obj", "qemu-system-x86_64")
 STOCK = os.path.join(ROOT, "build", "stock", "obj", "qemu-system-x86_64")
 
 BLK_OPS = ("randread-4k", "randwrite-4k", "seqwrite-64k", "flush")
-FS_OPS = ("read-4k", "write-4k", "getattr", "lookup", "lookup-known",
-          "create-unlink", "readdirplus")
+FS_OPS = ("read-4k", "write-4k", "getattr", "nop", "lookup",
+          "lookup-known", "create-unlink", "readdirplus")
 WRITES = ("randwrite-4k", "seqwrite-64k", "write-4k")
 DISK_BYTES = 64 << 20
 # The allocating writer beside a reader (the -writer configs): a mirror

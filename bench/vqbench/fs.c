@@ -9,6 +9,7 @@
  *   tmp/      empty; create-unlink makes and removes files there
  * FORGETs go on the hiprio queue, as Linux sends them.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,42 @@ static int getattr_done(Bench *b, Req *r, uint32_t len)
     return 0;
 }
 
+/*
+ * A node id no server hands out: GETATTR of it is answered with an error
+ * before any file system work, so the job costs what the transport does.
+ */
+#define NOP_NODE (UINT64_C(1) << 62)
+
+static bool nop_prep(Bench *b, Req *r)
+{
+    struct fuse_getattr_in in = { 0 };
+
+    fs_req(r, FUSE_GETATTR, NOP_NODE, &in, sizeof(in), NULL, 0,
+           sizeof(struct fuse_attr_out), 0);
+    fs_send(b, r);
+    return true;
+}
+
+static int nop_done(Bench *b, Req *r, uint32_t len)
+{
+    struct fuse_in_header *h = (struct fuse_in_header *)(r->buf + IN_OFF);
+    struct fuse_out_header *o = (struct fuse_out_header *)(r->buf + OUT_OFF);
+
+    if (o->unique != h->unique) {
+        wrong("GETATTR of no node: reply unique %llu, request %llu",
+              (unsigned long long)o->unique, (unsigned long long)h->unique);
+    }
+    if (len != sizeof(*o) || o->len != len) {
+        wrong("GETATTR of no node: reply length %u, used length %u, "
+              "expected %zu", o->len, len, sizeof(*o));
+    }
+    if (o->error != -EBADF && o->error != -ENOENT) {
+        wrong("GETATTR of no node: error %d, expected EBADF or ENOENT",
+              o->error);
+    }
+    return 0;
+}
+
 static void prep_forget(Bench *b, Req *r, uint64_t node)
 {
     struct fuse_forget_in in = { .nlookup = 1 };
@@ -530,6 +567,7 @@ static const Op fs_ops[] = {
     { "read-4k", read_prep, read_done },
     { "write-4k", write_prep, write_done },
     { "getattr", getattr_prep, getattr_done },
+    { "nop", nop_prep, nop_done },
     { "lookup", lookup_prep, lookup_done },
     { "lookup-known", lookup_prep, lookup_known_done },
     { "create-unlink", create_prep, create_done },
